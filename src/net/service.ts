@@ -1,0 +1,32 @@
+/**
+ * What every protocol service gets from the node, and the shape it returns.
+ * Protocols depend on this and on the store interfaces, never on a backend.
+ */
+import type { Logger } from '../log.js';
+import type { Limits } from '../config/limits.js';
+import type { Store } from '../store/types.js';
+
+/** The cluster's certificate and key, PEM encoded. */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
+
+export interface ServiceContext {
+  store: Store;
+  /** Limits in force (defaults overlaid with the store's settings). */
+  limits: Limits;
+  /** The name this node gives in greetings and Received headers. */
+  hostname: string;
+  /** Current certificate; a function so a replaced certificate is picked up by new connections. */
+  tls(): TlsMaterial;
+  logger: Logger;
+}
+
+/** A listening protocol service. */
+export interface NetService {
+  /** Starts listening; resolves with the port actually bound (useful with port 0). */
+  listen(port: number, host: string): Promise<number>;
+  /** Stops accepting, ends open sessions politely, resolves when all are gone. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,165 @@
+/**
+ * Message bodies as immutable, content-addressed files under one directory
+ * (local disk or a shared mount). A blob is written to tmp/, fsynced, renamed
+ * to blobs/ab/cd/<sha256>, and the directory fsynced, so once commit()
+ * resolves the bytes survive a crash and a power cut. Identical content is
+ * stored once and shared by every message that has it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, statfs, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { StoreError, asStoreError } from '../errors.js';
+import type { BlobId, BlobWriter, Blobs } from '../types.js';
+
+const blobIdPattern = /^[0-9a-f]{64}$/;
+
+async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FsBlobs implements Blobs {
+  private readonly tmpDir: string;
+  private readonly madeDirs = new Set<string>();
+
+  constructor(private readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  /** Creates the directories; call once before use. */
+  async init(): Promise<void> {
+    await mkdir(this.tmpDir, { recursive: true });
+  }
+
+  pathOf(id: BlobId): string {
+    if (!blobIdPattern.test(id)) throw new StoreError('bad-parameters', `"${id}" is not a blob id`);
+    return join(this.root, id.slice(0, 2), id.slice(2, 4), id);
+  }
+
+  createWriter(): BlobWriter {
+    return new FsBlobWriter(this, join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`));
+  }
+
+  async put(data: Buffer): Promise<{ id: BlobId; size: number }> {
+    const writer = this.createWriter();
+    await writer.write(data);
+    return writer.commit();
+  }
+
+  async get(id: BlobId): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('not-found', `blob ${id} is missing`);
+      throw asStoreError(err, 'reading a message');
+    }
+  }
+
+  createReadStream(id: BlobId, range?: { start: number; end: number }): Readable {
+    const path = this.pathOf(id);
+    if (!range) return createReadStream(path);
+    // fs ranges are inclusive and cannot be empty; an empty range is an ended stream.
+    if (range.end <= range.start) return Readable.from([]);
+    return createReadStream(path, { start: range.start, end: range.end - 1 });
+  }
+
+  async freeBytes(): Promise<number> {
+    const s = await statfs(this.root);
+    return s.bavail * s.bsize;
+  }
+
+  /** Moves a finished temporary file into place; used by the writer. */
+  async install(tmpPath: string, id: BlobId): Promise<void> {
+    const target = this.pathOf(id);
+    const dir = join(target, '..');
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      // The new directory entries must be durable too, or the blob can vanish with them.
+      await fsyncDir(join(dir, '..'));
+      await fsyncDir(join(dir, '..', '..'));
+      this.madeDirs.add(dir);
+    }
+    const existing = await stat(target).catch(() => null);
+    if (existing) {
+      // Same content already durable: drop ours, refresh the old one's time so
+      // a future sweep of unreferenced blobs sees it as young.
+      await rm(tmpPath, { force: true });
+      const now = new Date();
+      await utimes(target, now, now).catch(() => undefined);
+      return;
+    }
+    await rename(tmpPath, target);
+    await fsyncDir(dir);
+  }
+}
+
+class FsBlobWriter implements BlobWriter {
+  private readonly hash = createHash('sha256');
+  private size = 0;
+  private handle: Promise<FileHandle> | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
+  private done = false;
+
+  constructor(private readonly blobs: FsBlobs, private readonly tmpPath: string) {}
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (!this.handle) this.handle = open(this.tmpPath, 'wx', 0o640);
+    const handle = this.handle;
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        const fh = await handle;
+        let offset = 0;
+        while (offset < chunk.length) {
+          const { bytesWritten } = await fh.write(chunk, offset);
+          offset += bytesWritten;
+        }
+      } catch (err) {
+        this.failure = err;
+      }
+    });
+    return this.chain;
+  }
+
+  async commit(): Promise<{ id: BlobId; size: number }> {
+    if (this.done) throw new StoreError('bad-parameters', 'this blob was already committed or aborted');
+    this.done = true;
+    if (!this.handle) this.handle = open(this.tmpPath, 'wx', 0o640);
+    try {
+      await this.chain;
+      const fh = await this.handle;
+      try {
+        if (this.failure) throw this.failure;
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const id = this.hash.digest('hex') as BlobId;
+      await this.blobs.install(this.tmpPath, id);
+      return { id, size: this.size };
+    } catch (err) {
+      await rm(this.tmpPath, { force: true }).catch(() => undefined);
+      throw asStoreError(err, 'writing a message');
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.chain;
+    if (this.handle) {
+      await this.handle.then((fh) => fh.close()).catch(() => undefined);
+      await rm(this.tmpPath, { force: true }).catch(() => undefined);
+    }
+  }
+}

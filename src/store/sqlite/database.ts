@@ -1,0 +1,50 @@
+/**
+ * Opens the embedded SQLite database so that several processes (nodes and
+ * the CLI) can share it: WAL for concurrent readers, a busy timeout so
+ * writers queue instead of failing, BEGIN IMMEDIATE for every write
+ * transaction so two writers never deadlock on a lock upgrade, and
+ * synchronous=FULL because WAL with NORMAL can lose the last commits on a
+ * power cut, and a commit here is a promise made to a sender.
+ */
+import Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { latestVersion, migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+export function openDatabase(path: string, opts: { migrate?: boolean } = {}): Db {
+  const db = new Database(path);
+  db.pragma('busy_timeout = 15000');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  if (opts.migrate !== false) migrate(db);
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > latestVersion) {
+    db.close();
+    throw new StoreError('unavailable', `the store at ${path} has schema version ${version}, newer than this rookery understands (${latestVersion}); upgrade rookery`);
+  }
+  return db;
+}
+
+/** Brings the schema up to date; safe to run from several processes at once. */
+export function migrate(db: Db): number[] {
+  const applied: number[] = [];
+  const step = db.transaction(() => {
+    // Read the version inside the write lock: another process may have just migrated.
+    const current = db.pragma('user_version', { simple: true }) as number;
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+      applied.push(m.version);
+    }
+  });
+  step.immediate();
+  return applied;
+}
+
+/** Runs fn in a write transaction that takes the write lock up front. */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}

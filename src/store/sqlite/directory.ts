@@ -1,0 +1,343 @@
+/** The directory (domains, users, aliases, forwards) on the embedded store. */
+import { StoreError, asStoreError } from '../errors.js';
+import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
+import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
+import { defaultMailboxes } from '../default-mailboxes.js';
+import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId, UserRole } from '../types.js';
+import { writeTransaction, type Db } from './database.js';
+
+interface UserRow {
+  id: number;
+  address: string;
+  quota_bytes: number;
+  used_bytes: number;
+  customer_id: string;
+  enabled: number;
+  role: string;
+  created_at: number;
+  password_hash: string;
+}
+
+const roles: readonly UserRole[] = ['admin', 'domain-admin', 'user'];
+/** Aliases pointing at aliases are followed this deep before the chain is called a loop. */
+const maxAliasDepth = 10;
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id as UserId,
+    address: row.address,
+    quotaBytes: row.quota_bytes,
+    usedBytes: row.used_bytes,
+    customerId: row.customer_id,
+    enabled: row.enabled === 1,
+    role: row.role as UserRole,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function checkQuota(quota: number | undefined): void {
+  if (quota !== undefined && (!Number.isSafeInteger(quota) || quota < 0)) {
+    throw new StoreError('bad-parameters', `quota must be a whole number of bytes (0 for unlimited), not ${quota}`);
+  }
+}
+
+function checkRole(role: string | undefined): void {
+  if (role !== undefined && !roles.includes(role as UserRole)) {
+    throw new StoreError('bad-parameters', `role must be one of ${roles.join(', ')}, not "${role}"`);
+  }
+}
+
+function checkPassword(password: string | undefined): void {
+  if (password !== undefined && (password.length === 0 || password.length > 1024)) {
+    throw new StoreError('bad-parameters', 'a password must have between 1 and 1024 characters');
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT_PRIMARYKEY') ||
+    String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
+}
+
+/** Alias addresses are full addresses or "@domain" for a catch-all. */
+function normalizeAliasAddress(address: string): string {
+  const trimmed = address.trim();
+  if (trimmed.startsWith('@')) return `@${normalizeDomain(trimmed.slice(1))}`;
+  return normalizeAddress(trimmed);
+}
+
+export class SqliteDirectory implements Directory {
+  constructor(private readonly db: Db) {}
+
+  private run<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw asStoreError(err, what);
+    }
+  }
+
+  private requireDomain(domain: string): void {
+    const row = this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain);
+    if (!row) throw new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);
+  }
+
+  async addDomain(name: string): Promise<Domain> {
+    const domain = normalizeDomain(name);
+    const createdAt = Date.now();
+    return this.run('adding a domain', () => {
+      try {
+        this.db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, createdAt);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('exists', `domain ${domain} exists already`);
+        throw err;
+      }
+      return { name: domain, createdAt: new Date(createdAt) };
+    });
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    return this.run('listing domains', () =>
+      (this.db.prepare('SELECT name, created_at FROM domains ORDER BY name').all() as { name: string; created_at: number }[])
+        .map((r) => ({ name: r.name, createdAt: new Date(r.created_at) })));
+  }
+
+  async removeDomain(name: string): Promise<void> {
+    const domain = normalizeDomain(name);
+    this.run('removing a domain', () => writeTransaction(this.db, () => {
+      this.requireDomain(domain);
+      const users = (this.db.prepare('SELECT count(*) AS n FROM users WHERE domain = ?').get(domain) as { n: number }).n;
+      const aliases = (this.db.prepare('SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?').get(domain) as { n: number }).n;
+      if (users > 0 || aliases > 0) {
+        throw new StoreError('exists', `domain ${domain} still has ${users} user(s) and ${aliases} alias(es); remove them first`);
+      }
+      this.db.prepare('DELETE FROM forwards WHERE domain = ?').run(domain);
+      this.db.prepare('DELETE FROM domains WHERE name = ?').run(domain);
+    }));
+  }
+
+  async isLocalDomain(name: string): Promise<boolean> {
+    let domain: string;
+    try {
+      domain = normalizeDomain(name);
+    } catch {
+      return false;
+    }
+    return this.run('looking up a domain', () => this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined);
+  }
+
+  async addUser(user: NewUser): Promise<User> {
+    const address = normalizeAddress(user.address);
+    checkQuota(user.quotaBytes);
+    checkRole(user.role);
+    checkPassword(user.password);
+    const hash = await hashPassword(user.password);
+    const createdAt = Date.now();
+    return this.run('adding a user', () => writeTransaction(this.db, () => {
+      const domain = domainOf(address);
+      this.requireDomain(domain);
+      let id: number;
+      try {
+        id = Number(this.db.prepare(`INSERT INTO users (address, domain, password_hash, quota_bytes, customer_id, enabled, role, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(address, domain, hash, user.quotaBytes ?? 0, user.customerId ?? '',
+          user.enabled === false ? 0 : 1, user.role ?? 'user', createdAt).lastInsertRowid);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('exists', `user ${address} exists already`);
+        throw err;
+      }
+      const insertMailbox = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
+      const uidValidity = Math.floor(createdAt / 1000);
+      for (const mb of defaultMailboxes) insertMailbox.run(id, mb.name, mb.specialUse, uidValidity);
+      return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
+    }));
+  }
+
+  async getUser(address: string): Promise<User | null> {
+    let normalized: string;
+    try {
+      normalized = normalizeAddress(address);
+    } catch {
+      return null;
+    }
+    const row = this.run('looking up a user', () => this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
+    return row ? toUser(row) : null;
+  }
+
+  async getUserById(id: UserId): Promise<User | null> {
+    const row = this.run('looking up a user', () => this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined);
+    return row ? toUser(row) : null;
+  }
+
+  async listUsers(domain?: string): Promise<User[]> {
+    const rows = this.run('listing users', () => domain === undefined
+      ? this.db.prepare('SELECT * FROM users ORDER BY address').all()
+      : this.db.prepare('SELECT * FROM users WHERE domain = ? ORDER BY address').all(normalizeDomain(domain))) as UserRow[];
+    return rows.map(toUser);
+  }
+
+  async updateUser(address: string, changes: UserChanges): Promise<User> {
+    const normalized = normalizeAddress(address);
+    checkQuota(changes.quotaBytes);
+    checkRole(changes.role);
+    checkPassword(changes.password);
+    const hash = changes.password !== undefined ? await hashPassword(changes.password) : undefined;
+    return this.run('changing a user', () => writeTransaction(this.db, () => {
+      const row = this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined;
+      if (!row) throw new StoreError('not-found', `no user ${normalized}`);
+      this.db.prepare(`UPDATE users SET password_hash = ?, quota_bytes = ?, customer_id = ?, enabled = ?, role = ? WHERE id = ?`).run(
+        hash ?? row.password_hash,
+        changes.quotaBytes ?? row.quota_bytes,
+        changes.customerId ?? row.customer_id,
+        changes.enabled === undefined ? row.enabled : changes.enabled ? 1 : 0,
+        changes.role ?? row.role,
+        row.id,
+      );
+      return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(row.id) as UserRow);
+    }));
+  }
+
+  async removeUser(address: string): Promise<void> {
+    const normalized = normalizeAddress(address);
+    this.run('removing a user', () => writeTransaction(this.db, () => {
+      const result = this.db.prepare('DELETE FROM users WHERE address = ?').run(normalized);
+      if (result.changes === 0) throw new StoreError('not-found', `no user ${normalized}`);
+      this.db.prepare('DELETE FROM forwards WHERE address = ?').run(normalized);
+    }));
+  }
+
+  async authenticate(address: string, password: string): Promise<User | null> {
+    let normalized: string | null = null;
+    try {
+      normalized = normalizeAddress(address);
+    } catch {
+      // fall through: still spend the time a real check takes
+    }
+    const row = normalized === null ? undefined
+      : this.run('checking a password', () => this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
+    const ok = await verifyPassword(password, row?.password_hash ?? unmatchableHash);
+    if (!row || !ok || row.enabled !== 1) return null;
+    return toUser(row);
+  }
+
+  async addAlias(address: string, targets: string[]): Promise<Alias> {
+    const alias = normalizeAliasAddress(address);
+    if (targets.length === 0) throw new StoreError('bad-parameters', 'an alias needs at least one target');
+    const normalizedTargets = [...new Set(targets.map((t) => normalizeAddress(t)))];
+    return this.run('adding an alias', () => writeTransaction(this.db, () => {
+      const domain = domainOf(alias);
+      this.requireDomain(domain);
+      const existing = this.db.prepare('SELECT target FROM aliases WHERE address = ?').all(alias) as { target: string }[];
+      const have = new Set(existing.map((r) => r.target));
+      const insert = this.db.prepare('INSERT INTO aliases (address, domain, target, position) VALUES (?, ?, ?, ?)');
+      let position = existing.length;
+      for (const t of normalizedTargets) if (!have.has(t)) insert.run(alias, domain, t, position++);
+      return { address: alias, targets: this.aliasTargets(alias) };
+    }));
+  }
+
+  private aliasTargets(alias: string): string[] {
+    return (this.db.prepare('SELECT target FROM aliases WHERE address = ? ORDER BY position').all(alias) as { target: string }[]).map((r) => r.target);
+  }
+
+  async listAliases(domain?: string): Promise<Alias[]> {
+    const rows = this.run('listing aliases', () => (domain === undefined
+      ? this.db.prepare('SELECT address, target FROM aliases ORDER BY address, position').all()
+      : this.db.prepare('SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, position').all(normalizeDomain(domain))) as { address: string; target: string }[]);
+    const byAddress = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = byAddress.get(r.address) ?? [];
+      list.push(r.target);
+      byAddress.set(r.address, list);
+    }
+    return [...byAddress].map(([address, targets]) => ({ address, targets }));
+  }
+
+  async removeAlias(address: string): Promise<void> {
+    const alias = normalizeAliasAddress(address);
+    const result = this.run('removing an alias', () => this.db.prepare('DELETE FROM aliases WHERE address = ?').run(alias));
+    if (result.changes === 0) throw new StoreError('not-found', `no alias ${alias}`);
+  }
+
+  async addForward(address: string, target: string, keepCopy = false): Promise<Forward> {
+    const from = normalizeAddress(address);
+    const to = normalizeAddress(target);
+    if (from === to) throw new StoreError('bad-parameters', 'an address cannot forward to itself');
+    return this.run('adding a forward', () => writeTransaction(this.db, () => {
+      const user = this.db.prepare('SELECT 1 FROM users WHERE address = ?').get(from);
+      if (!user) throw new StoreError('not-found', `no user ${from}; forwards belong to users`);
+      try {
+        this.db.prepare('INSERT INTO forwards (address, domain, target, keep_copy) VALUES (?, ?, ?, ?)').run(from, domainOf(from), to, keepCopy ? 1 : 0);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('exists', `${from} forwards to ${to} already`);
+        throw err;
+      }
+      return { address: from, target: to, keepCopy };
+    }));
+  }
+
+  async listForwards(domain?: string): Promise<Forward[]> {
+    const rows = this.run('listing forwards', () => (domain === undefined
+      ? this.db.prepare('SELECT address, target, keep_copy FROM forwards ORDER BY address, target').all()
+      : this.db.prepare('SELECT address, target, keep_copy FROM forwards WHERE domain = ? ORDER BY address, target').all(normalizeDomain(domain))) as { address: string; target: string; keep_copy: number }[]);
+    return rows.map((r) => ({ address: r.address, target: r.target, keepCopy: r.keep_copy === 1 }));
+  }
+
+  async removeForward(address: string, target: string): Promise<void> {
+    const result = this.run('removing a forward', () =>
+      this.db.prepare('DELETE FROM forwards WHERE address = ? AND target = ?').run(normalizeAddress(address), normalizeAddress(target)));
+    if (result.changes === 0) throw new StoreError('not-found', `${address} does not forward to ${target}`);
+  }
+
+  async resolveRecipient(address: string): Promise<Resolution | null> {
+    let start: string;
+    try {
+      start = normalizeAddress(address);
+    } catch {
+      return null;
+    }
+    return this.run('resolving a recipient', () => {
+      const local = new Map<number, User>();
+      const remote = new Set<string>();
+      const seen = new Set<string>();
+      const isLocal = (d: string) => this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined;
+      const getAliasTargets = (a: string) => this.aliasTargets(a);
+
+      // Returns whether anything answered to the address.
+      const visit = (addr: string, depth: number): boolean => {
+        if (seen.has(addr)) return true; // a loop or a repeat: its targets are already counted
+        seen.add(addr);
+        const domain = domainOf(addr);
+        if (!isLocal(domain)) {
+          remote.add(addr);
+          return true;
+        }
+        if (depth > maxAliasDepth) return false;
+        const aliasTargets = getAliasTargets(addr);
+        if (aliasTargets.length > 0) {
+          let any = false;
+          for (const t of aliasTargets) any = visit(t, depth + 1) || any;
+          return any;
+        }
+        const row = this.db.prepare('SELECT * FROM users WHERE address = ?').get(addr) as UserRow | undefined;
+        if (row) {
+          if (row.enabled !== 1) return false;
+          const forwards = this.db.prepare('SELECT target, keep_copy FROM forwards WHERE address = ?').all(addr) as { target: string; keep_copy: number }[];
+          if (forwards.length === 0 || forwards.some((f) => f.keep_copy === 1)) local.set(row.id, toUser(row));
+          for (const f of forwards) visit(f.target, depth + 1);
+          return true;
+        }
+        const catchAll = getAliasTargets(`@${domain}`);
+        if (catchAll.length > 0 && depth === 0) {
+          let any = false;
+          for (const t of catchAll) any = visit(t, depth + 1) || any;
+          return any;
+        }
+        return false;
+      };
+
+      if (!isLocal(domainOf(start))) return null;
+      if (!visit(start, 0)) return null;
+      if (local.size === 0 && remote.size === 0) return null;
+      return { localUsers: [...local.values()], remoteTargets: [...remote] };
+    });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The embedded store: one directory holding rookery.sqlite (directory,
+ * mailbox index, settings) and blobs/ (message bodies). Several processes
+ * may open the same directory at once.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asStoreError } from '../errors.js';
+import { FsBlobs } from '../fs/fs-blobs.js';
+import type { Store } from '../types.js';
+import { openDatabase } from './database.js';
+import { SqliteDirectory } from './directory.js';
+import { SqliteMailStore } from './mail-store.js';
+import { SqliteSettings } from './settings.js';
+
+export async function openSqliteStore(dir: string, opts: { migrate?: boolean } = {}): Promise<Store> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw asStoreError(err, `creating the store directory ${dir}`);
+  }
+  const db = (() => {
+    try {
+      return openDatabase(join(dir, 'rookery.sqlite'), opts);
+    } catch (err) {
+      throw asStoreError(err, `opening the store at ${dir}`);
+    }
+  })();
+  const blobs = new FsBlobs(join(dir, 'blobs'));
+  await blobs.init();
+  return {
+    location: dir,
+    directory: new SqliteDirectory(db),
+    mail: new SqliteMailStore(db),
+    blobs,
+    settings: new SqliteSettings(db),
+    async close() {
+      db.close();
+    },
+  };
+}

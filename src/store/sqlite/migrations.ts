@@ -1,0 +1,78 @@
+/**
+ * The embedded store's schema, one numbered step at a time. A step is never
+ * edited once released; changes come as a new step. PRAGMA user_version
+ * records how far a database has come.
+ */
+export const migrations: { version: number; description: string; sql: string }[] = [
+  {
+    version: 1,
+    description: 'directory, mailboxes, messages, maildrop locks, settings',
+    sql: `
+      CREATE TABLE domains (
+        name        TEXT PRIMARY KEY,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        address       TEXT NOT NULL UNIQUE,
+        domain        TEXT NOT NULL REFERENCES domains(name),
+        password_hash TEXT NOT NULL,
+        quota_bytes   INTEGER NOT NULL DEFAULT 0,
+        used_bytes    INTEGER NOT NULL DEFAULT 0,
+        customer_id   TEXT NOT NULL DEFAULT '',
+        enabled       INTEGER NOT NULL DEFAULT 1,
+        role          TEXT NOT NULL DEFAULT 'user',
+        created_at    INTEGER NOT NULL
+      );
+      CREATE INDEX users_domain ON users(domain);
+      CREATE TABLE aliases (
+        address   TEXT NOT NULL,
+        domain    TEXT NOT NULL REFERENCES domains(name),
+        target    TEXT NOT NULL,
+        position  INTEGER NOT NULL,
+        PRIMARY KEY (address, target)
+      );
+      CREATE INDEX aliases_domain ON aliases(domain);
+      CREATE TABLE forwards (
+        address    TEXT NOT NULL,
+        domain     TEXT NOT NULL REFERENCES domains(name),
+        target     TEXT NOT NULL,
+        keep_copy  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (address, target)
+      );
+      CREATE TABLE mailboxes (
+        id              INTEGER PRIMARY KEY,
+        user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name            TEXT NOT NULL,
+        special_use     TEXT,
+        uid_validity    INTEGER NOT NULL,
+        uid_next        INTEGER NOT NULL DEFAULT 1,
+        highest_modseq  INTEGER NOT NULL DEFAULT 1,
+        subscribed      INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (user_id, name)
+      );
+      CREATE TABLE messages (
+        mailbox_id     INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid            INTEGER NOT NULL,
+        blob_id        TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        internal_date  INTEGER NOT NULL,
+        flags          TEXT NOT NULL DEFAULT '',
+        modseq         INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX messages_blob ON messages(blob_id);
+      CREATE TABLE maildrop_locks (
+        user_id     INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        owner       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+      );
+      CREATE TABLE settings (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+export const latestVersion = migrations[migrations.length - 1]!.version;

@@ -1,0 +1,34 @@
+/** Cluster-wide settings (certificate, limits) on the embedded store. */
+import { asStoreError } from '../errors.js';
+import type { Settings } from '../types.js';
+import type { Db } from './database.js';
+
+export class SqliteSettings implements Settings {
+  constructor(private readonly db: Db) {}
+
+  async get(key: string): Promise<string | null> {
+    try {
+      const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+      return row?.value ?? null;
+    } catch (err) {
+      throw asStoreError(err, 'reading a setting');
+    }
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    try {
+      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    } catch (err) {
+      throw asStoreError(err, 'writing a setting');
+    }
+  }
+
+  async all(): Promise<Record<string, string>> {
+    try {
+      const rows = this.db.prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];
+      return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+    } catch (err) {
+      throw asStoreError(err, 'reading settings');
+    }
+  }
+}

@@ -7,13 +7,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { StoreError, asStoreError } from '../errors.js';
 import type { BlobId, BlobWriter, Blobs } from '../types.js';
 
 const blobIdPattern = /^[0-9a-f]{64}$/;
+/** A temporary file untouched this long belongs to a writer that died. */
+const staleTmpMs = 60 * 60 * 1000;
 
 async function fsyncDir(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -32,9 +34,18 @@ export class FsBlobs implements Blobs {
     this.tmpDir = join(root, 'tmp');
   }
 
-  /** Creates the directories; call once before use. */
+  /**
+   * Creates the directories and sweeps temporary files left by a process
+   * that died mid-write. Only old ones: another live process may be writing.
+   */
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true });
+    const cutoff = Date.now() - staleTmpMs;
+    for (const name of await readdir(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      const info = await stat(path).catch(() => null);
+      if (info && info.mtimeMs < cutoff) await rm(path, { force: true }).catch(() => undefined);
+    }
   }
 
   pathOf(id: BlobId): string {

@@ -23,7 +23,7 @@ export const limitSpecs = {
   },
   maxSmtpLineBytes: {
     default: 4096,
-    description: 'Longest SMTP command line; a longer one is refused with 500 5.5.2.',
+    description: 'Longest SMTP command line; a longer one is refused with 500 5.5.2 and the connection is closed.',
   },
   maxSmtpBadCommands: {
     default: 10,

@@ -1,0 +1,107 @@
+/**
+ * The only file that reaches into smtp-server beyond its documented hooks.
+ * smtp-server 3.21 gives no hook for three things Rookery needs, so a
+ * connection subclass adds them:
+ *
+ * 1. Enhanced status codes chosen by policy. The library picks the code from
+ *    the reply number (552 is always 5.2.2, 554 always 5.6.0), which cannot
+ *    tell "message too big" (552 5.3.4) from "mailbox full" (552 5.2.2). A
+ *    reply text that starts with an enhanced code is sent as is.
+ * 2. The bad-command limit (limits.maxSmtpBadCommands): the library's own
+ *    counter is fixed at 10 and counts unknown verbs only. Here every
+ *    500-504 reply (unknown, malformed, out of sequence) counts, and the
+ *    library's counter is neutralised so that only ours applies.
+ * 3. An overlong command line: the library answers 421 with its internal
+ *    error text; we answer 500 5.5.2 with the limit. Its parser cannot
+ *    resynchronise after dropping part of a line, so the connection closes.
+ *
+ * It also lets the DATA handler ask whether the client is still connected
+ * before answering 250 (RFC 5321 4.2.5, see data.ts).
+ */
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { ENHANCED_PREFIX, replies } from './replies.js';
+
+/** Settings of the adapter beyond smtp-server's own options. */
+export interface AdapterOptions {
+  /** Syntax and sequence errors (500-504) allowed before 421. */
+  maxBadCommands: number;
+  /** Longest command line, for the reply text. */
+  maxLineBytes: number;
+}
+
+const connections = new WeakMap<SMTPServerSession, RookeryConnection>();
+
+/** Whether the client of a session can still receive a reply. */
+export function isClientConnected(session: SMTPServerSession): boolean {
+  const conn = connections.get(session);
+  if (!conn) return false;
+  const socket = conn._socket;
+  return !conn._closed && !conn._closing && !socket.destroyed && socket.writable;
+}
+
+class RookeryConnection extends SMTPConnection {
+  private badCommands = 0;
+
+  constructor(server: RookerySmtpServer, socket: Socket | TLSSocket, options: ConstructorParameters<typeof SMTPConnection>[2]) {
+    super(server, socket, options);
+    // The library disconnects after 10 unknown verbs whatever the limit; its
+    // counter is pinned at zero so the configured limit below is the only one.
+    Object.defineProperty(this, '_unrecognizedCommands', { get: () => 0, set: () => undefined, configurable: true });
+    connections.set(this.session, this);
+  }
+
+  override _createParser(): ReturnType<SMTPConnection['_createParser']> {
+    // Also called from the base constructor (the session already exists then).
+    const parser = super._createParser();
+    this.adoptParser(parser);
+    return parser;
+  }
+
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const server = this._server as unknown as RookerySmtpServer;
+    if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) {
+      context = false;
+    }
+    super.send(code, data, context);
+    if (code >= 500 && code <= 504 && !this._closing && !this._closed) {
+      this.badCommands++;
+      if (this.badCommands >= server.adapter.maxBadCommands) {
+        const r = replies.tooManyErrors();
+        super.send(r.responseCode, r.message, false);
+      }
+    }
+  }
+
+  /** Replaces the library's 421 for a parser error with our own reply. */
+  private adoptParser(parser: ReturnType<SMTPConnection['_createParser']>): void {
+    parser.removeAllListeners('error');
+    parser.on('error', (err: Error) => {
+      const server = this._server as unknown as RookerySmtpServer;
+      const r = /too long/i.test(err.message) ? replies.lineTooLong(server.adapter.maxLineBytes) : replies.localError();
+      super.send(r.responseCode, r.message, false);
+      this.close();
+    });
+  }
+}
+
+/** smtp-server with Rookery's connection class. */
+export class RookerySmtpServer extends SMTPServer {
+  readonly adapter: AdapterOptions;
+
+  constructor(options: SMTPServerOptions, adapter: AdapterOptions) {
+    super(options);
+    this.adapter = adapter;
+  }
+
+  override connect(socket: Socket | TLSSocket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {
+    // Mirrors SMTPServer.connect, with our connection class.
+    const connection = new RookeryConnection(this, socket, socketOptions);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this._onError(err));
+    connection.on('connect', (data) => this._onClientConnect(data));
+    connection.init();
+  }
+}

@@ -33,6 +33,10 @@ export const limitSpecs = {
     default: 5 * 60 * 1000,
     description: 'SMTP connection closed with 421 after this much silence (RFC 5321 4.5.3.2 asks for 5 minutes).',
   },
+  smtpGreetingDelayMs: {
+    default: 0,
+    description: 'Wait before the 220 greeting; a client that talks first gets 421 (a spam-bot test, like sendmail\'s greet_pause). 0 greets at once, as Postfix\'s smtpd does.',
+  },
   maxReceivedHeaders: {
     default: 50,
     description: 'A message with more Received headers than this is refused as a mail loop (554 5.4.6).',
@@ -81,6 +85,7 @@ export interface Limits {
   maxSmtpLineBytes: number;
   maxSmtpBadCommands: number;
   smtpIdleTimeoutMs: number;
+  smtpGreetingDelayMs: number;
   maxReceivedHeaders: number;
   bareLineEndings: 'normalise' | 'reject';
   quotaExceeded: 'temporary' | 'permanent';
@@ -107,7 +112,8 @@ export function parseLimit(name: string, raw: string): number | string {
     return raw;
   }
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`limit ${name} must be a positive whole number, not "${raw}"`);
+  const min = typeof spec.default === 'number' && spec.default === 0 ? 0 : 1;
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`limit ${name} must be a ${min === 0 ? 'non-negative' : 'positive'} whole number, not "${raw}"`);
   return n;
 }
 

@@ -52,12 +52,17 @@ describe('bad input', () => {
     w.end();
   });
 
-  test('talking before the greeting gets 421', async () => {
-    const w = await Wire.open(node.port);
-    w.write('EHLO hasty.test\r\n');
-    const replies = [await w.reply(), await w.reply().catch(() => null)];
-    assert.ok(replies.some((r) => r?.code === 421));
-    await w.closedByServer();
+  test('with a greeting delay, talking before the greeting gets 421', async () => {
+    const patient = await startSmtpNode({ limits: { smtpGreetingDelayMs: 300 } });
+    try {
+      const w = await Wire.open(patient.port);
+      w.write('EHLO hasty.test\r\n');
+      const replies = [await w.reply(), await w.reply().catch(() => null)];
+      assert.ok(replies.some((r) => r?.code === 421));
+      await w.closedByServer();
+    } finally {
+      await patient.close();
+    }
   });
 
   test('an HTTP request on the SMTP port is cut off', async () => {

@@ -15,6 +15,11 @@
  *    error text; we answer 500 5.5.2 with the limit. Its parser cannot
  *    resynchronise after dropping part of a line, so the connection closes.
  *
+ * 4. The greeting delay: the library always waits 100 ms before the 220 to
+ *    catch clients that talk first. That caps a sender that opens one
+ *    connection per message at 10 messages a second, so the delay is
+ *    limits.smtpGreetingDelayMs here (0, no wait, by default).
+ *
  * It also lets the DATA handler ask whether the client is still connected
  * before answering 250 (RFC 5321 4.2.5, see data.ts).
  */
@@ -30,6 +35,8 @@ export interface AdapterOptions {
   maxBadCommands: number;
   /** Longest command line, for the reply text. */
   maxLineBytes: number;
+  /** Wait before the greeting; 0 greets at once. */
+  greetingDelayMs: number;
 }
 
 const connections = new WeakMap<SMTPServerSession, RookeryConnection>();
@@ -51,6 +58,23 @@ class RookeryConnection extends SMTPConnection {
     // counter is pinned at zero so the configured limit below is the only one.
     Object.defineProperty(this, '_unrecognizedCommands', { get: () => 0, set: () => undefined, configurable: true });
     connections.set(this.session, this);
+  }
+
+  override init(): void {
+    // Mirrors SMTPConnection.init with the configured greeting delay.
+    this._setListeners(() => {
+      const server = this._server as unknown as RookerySmtpServer;
+      if (server.options.maxClients && server.connections.size > server.options.maxClients) {
+        this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      const delay = server.adapter.greetingDelayMs;
+      if (delay <= 0) {
+        this.connectionReady();
+        return;
+      }
+      setTimeout(() => this.connectionReady(), delay).unref();
+    });
   }
 
   override _createParser(): ReturnType<SMTPConnection['_createParser']> {

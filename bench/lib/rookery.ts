@@ -1,0 +1,113 @@
+/**
+ * One Rookery node for the benchmark, run as a child process with the
+ * `rookery` CLI over an embedded store in a temporary directory, SMTP only.
+ *
+ * Rookery answers 250 to end-of-DATA only after the message file is fsynced
+ * and the index row committed, so an acknowledged message is a stored one;
+ * after the run, the store itself is opened to check that every message is
+ * in the INBOX.
+ */
+import { join } from 'node:path';
+import { waitForSmtp } from './net.js';
+import { isAlive, processCpu, run, start, stopPid, threadCpu, threadSched, threadState, type SchedSample, type Spawned } from './proc.js';
+import { recipient } from './load.js';
+
+export const smtpPortOffset = 25;
+
+export class RookeryNode {
+  readonly storeDir: string;
+  private node: Spawned | null = null;
+
+  constructor(private readonly repoRoot: string, readonly dir: string, readonly portBase: number) {
+    this.storeDir = join(dir, 'store');
+  }
+
+  get port(): number {
+    return this.portBase + smtpPortOffset;
+  }
+
+  get pid(): number | null {
+    return this.node?.child.pid ?? null;
+  }
+
+  private cli(args: string[]): Promise<string> {
+    return run(process.execPath, [join(this.repoRoot, 'bin', 'rookery.js'), ...args, '--store', this.storeDir], {
+      cwd: this.repoRoot,
+      env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.cli(['domain', 'add', 'example.test']);
+    await this.cli(['user', 'add', recipient, '--password', 'bench-password']);
+    this.node = start(process.execPath, [
+      join(this.repoRoot, 'bin', 'rookery.js'), 'node',
+      '--store', this.storeDir,
+      '--address', '127.0.0.1',
+      '--port-base', String(this.portBase),
+      '--services', 'smtp',
+      '--name', 'bench',
+    ], { cwd: this.repoRoot, env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' } });
+    const pid = this.node.child.pid;
+    try {
+      await waitForSmtp(this.port, 30_000, () => pid !== undefined && isAlive(pid) && this.node?.child.exitCode === null);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; rookery said: ${this.output()}`);
+    }
+  }
+
+  /** The last lines the node wrote, for error messages. */
+  output(lines = 5): string {
+    if (!this.node) return '';
+    return `${this.node.stderr}${this.node.stdout}`.trim().split('\n').slice(-lines).join(' | ') || '(nothing)';
+  }
+
+  /** CPU seconds so far: the whole process (event loop, libuv pool, GC threads). */
+  cpu(): number {
+    return this.pid === null ? 0 : processCpu(this.pid);
+  }
+
+  /** CPU seconds so far of the event-loop (main) thread alone. */
+  mainThreadCpu(): number {
+    return this.pid === null ? 0 : threadCpu(this.pid, this.pid);
+  }
+
+  mainThreadSched(): SchedSample | null {
+    return this.pid === null ? null : threadSched(this.pid, this.pid);
+  }
+
+  mainThreadState(): string | null {
+    return this.pid === null ? null : threadState(this.pid, this.pid);
+  }
+
+  async stop(): Promise<void> {
+    const node = this.node;
+    if (!node || node.child.pid === undefined) return;
+    await stopPid(node.child.pid, 10_000);
+    await node.exited;
+    this.node = null;
+  }
+
+  killNow(): void {
+    const pid = this.pid;
+    if (pid !== null) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+
+  /** Messages in the recipient's INBOX, read from the store (call after stop()). */
+  async storedMessages(): Promise<number> {
+    // Loaded here so that the bench can say "Postfix is missing" without loading the store.
+    const { openStore } = await import('../../src/store/open.js');
+    const store = await openStore(this.storeDir);
+    try {
+      const user = await store.directory.getUser(recipient);
+      if (!user) throw new Error(`${recipient} is not in the store`);
+      const inbox = await store.mail.getMailbox(user.id, 'INBOX');
+      if (!inbox) throw new Error(`${recipient} has no INBOX`);
+      return (await store.mail.listMessages(inbox.id)).length;
+    } finally {
+      await store.close();
+    }
+  }
+}

@@ -190,10 +190,73 @@ export interface MaildropLock {
   release(): Promise<void>;
 }
 
+/** How STORE changes flags (RFC 3501 6.4.6). */
+export type FlagOperation = 'set' | 'add' | 'remove';
+
+export interface FlagUpdate {
+  operation: FlagOperation;
+  flags: string[];
+  /**
+   * CONDSTORE (RFC 7162 3.1.3): only messages whose modseq is at most this
+   * are changed; the others are reported in `modified`.
+   */
+  unchangedSince?: ModSeq;
+}
+
+export interface FlagUpdateResult {
+  /** Messages whose flags changed, with their new flags and modseq. */
+  updated: MessageRecord[];
+  /** UIDs left alone because their modseq was above unchangedSince. */
+  modified: Uid[];
+}
+
+/** Result of COPY/MOVE: source UID to destination UID, in source UID order (UIDPLUS). */
+export interface CopyResult {
+  destinationUidValidity: number;
+  mapping: { sourceUid: Uid; destinationUid: Uid }[];
+}
+
+/** What changed in a mailbox after a modseq: the IMAP session's catch-up (RFC 7162). */
+export interface MailboxChanges {
+  /** Messages added or whose flags changed after the modseq, in UID order. */
+  changed: MessageRecord[];
+  /** UIDs expunged after the modseq, ascending. */
+  expunged: Uid[];
+  highestModSeq: ModSeq;
+  uidNext: Uid;
+}
+
+/** Counts for STATUS (RFC 3501 6.3.10, RFC 9051 SIZE and DELETED). */
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  deleted: number;
+  sizeBytes: number;
+  uidNext: Uid;
+  uidValidity: number;
+  highestModSeq: ModSeq;
+}
+
 export interface MailStore {
   listMailboxes(userId: UserId): Promise<Mailbox[]>;
   getMailbox(userId: UserId, name: string): Promise<Mailbox | null>;
+  getMailboxById(id: MailboxId): Promise<Mailbox | null>;
+  /** Creates a mailbox (subscribed). Throws 'exists' if the name is taken. */
   createMailbox(userId: UserId, name: string, specialUse?: SpecialUse | null): Promise<Mailbox>;
+  /**
+   * Deletes a mailbox and its messages, releasing their quota. INBOX cannot
+   * be deleted ('permission'); a mailbox with children is refused ('exists').
+   */
+  deleteMailbox(userId: UserId, name: string): Promise<void>;
+  /**
+   * Renames a mailbox and all of its children (RFC 3501 6.3.5). Renaming
+   * INBOX moves its messages into a new mailbox and leaves INBOX empty.
+   */
+  renameMailbox(userId: UserId, from: string, to: string): Promise<void>;
+  /** Subscriptions are names, and may name mailboxes that do not exist (RFC 3501 6.3.6). */
+  setSubscribed(userId: UserId, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(userId: UserId): Promise<string[]>;
+  mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus>;
 
   /** Messages of a mailbox in UID order. */
   listMessages(mailboxId: MailboxId): Promise<MessageRecord[]>;
@@ -211,8 +274,27 @@ export interface MailStore {
    */
   undeliver(records: MessageRecord[]): Promise<void>;
 
-  /** Removes messages by UID atomically and releases their quota. */
-  expunge(mailboxId: MailboxId, uids: Uid[]): Promise<void>;
+  /** Changes flags of the given UIDs (missing UIDs are ignored); one new modseq for the change. */
+  updateFlags(mailboxId: MailboxId, uids: Uid[], update: FlagUpdate): Promise<FlagUpdateResult>;
+
+  /** Copies messages (sharing their blobs) with their flags; quota checked ('over-quota'). */
+  copyMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult>;
+
+  /** Copies then expunges from the source, in one transaction (RFC 6851). */
+  moveMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult>;
+
+  /** Removes messages by UID atomically, releases their quota and records them as expunged. */
+  expunge(mailboxId: MailboxId, uids: Uid[]): Promise<Uid[]>;
+
+  /** Everything that changed after `since`: what an IMAP session or another node catches up with. */
+  changesSince(mailboxId: MailboxId, since: ModSeq): Promise<MailboxChanges>;
+
+  /**
+   * The parsed MIME index of a blob (computed once, JSON), or null if none
+   * is stored yet. Shared by every copy of the message.
+   */
+  getMessageIndex(blobId: BlobId): Promise<{ version: number; json: string } | null>;
+  putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void>;
 
   /**
    * Takes the exclusive maildrop lock used by POP3, cluster-wide. Throws

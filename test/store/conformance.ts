@@ -188,6 +188,119 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       await rejectsWith(store.mail.createMailbox(hank.id, 'inbox'), 'exists');
     });
 
+    test('flags: set, add, remove, case-insensitive keywords, one new modseq, UNCHANGEDSINCE', async () => {
+      const u = await store.directory.addUser({ address: 'flags@example.test', password: 'x' });
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const blob = await store.blobs.put(Buffer.from('Subject: f\r\n\r\nf\r\n'));
+      for (let i = 0; i < 3; i++) await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      const before = (await store.mail.getMailbox(u.id, 'INBOX'))!.highestModSeq;
+      const r1 = await store.mail.updateFlags(inbox.id, [1, 2, 99] as Uid[], { operation: 'add', flags: ['\\Seen', '$Label1'] });
+      assert.deepEqual(r1.updated.map((m) => m.uid), [1, 2]);
+      assert.ok(r1.updated.every((m) => m.modSeq === r1.updated[0]!.modSeq && m.modSeq > before));
+      const r2 = await store.mail.updateFlags(inbox.id, [1] as Uid[], { operation: 'add', flags: ['$label1'] });
+      assert.deepEqual(r2.updated, [], 'adding a keyword it has (in another case) changes nothing');
+      await store.mail.updateFlags(inbox.id, [1] as Uid[], { operation: 'remove', flags: ['$LABEL1'] });
+      await store.mail.updateFlags(inbox.id, [3] as Uid[], { operation: 'set', flags: ['\\Flagged', '\\Deleted'] });
+      const msgs = await store.mail.listMessages(inbox.id);
+      assert.deepEqual(msgs.map((m) => m.flags), [['\\Seen'], ['\\Seen', '$Label1'], ['\\Flagged', '\\Deleted']]);
+      const status = await store.mail.mailboxStatus(inbox.id);
+      assert.deepEqual([status.messages, status.unseen, status.deleted, status.sizeBytes], [3, 1, 1, 3 * blob.size]);
+      // CONDSTORE: message 1 is unchanged since its own last modseq; message 2 changes after it.
+      const since = msgs[0]!.modSeq;
+      await store.mail.updateFlags(inbox.id, [2] as Uid[], { operation: 'add', flags: ['$New'] });
+      const r3 = await store.mail.updateFlags(inbox.id, [1, 2] as Uid[], { operation: 'add', flags: ['\\Answered'], unchangedSince: since });
+      assert.deepEqual(r3.modified, [2]);
+      assert.deepEqual(r3.updated.map((m) => m.uid), [1]);
+    });
+
+    test('copy and move: new UIDs in order, shared blobs, flags kept, quota checked, source expunged on move', async () => {
+      const u = await store.directory.addUser({ address: 'mover@example.test', password: 'x', quotaBytes: 600 });
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const archive = await store.mail.createMailbox(u.id, 'Archive');
+      const blob = await store.blobs.put(Buffer.alloc(100, 'm'));
+      for (let i = 0; i < 3; i++) await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id, flags: i === 0 ? ['\\Seen'] : [] }], onOverQuota: 'fail' });
+      const copied = await store.mail.copyMessages(inbox.id, [3, 1] as Uid[], archive.id);
+      assert.equal(copied.destinationUidValidity, archive.uidValidity);
+      assert.deepEqual(copied.mapping, [{ sourceUid: 1, destinationUid: 1 }, { sourceUid: 3, destinationUid: 2 }]);
+      const inArchive = await store.mail.listMessages(archive.id);
+      assert.deepEqual(inArchive.map((m) => [m.uid, m.blobId, m.flags]), [[1, blob.id, ['\\Seen']], [2, blob.id, []]]);
+      assert.equal((await store.directory.getUser('mover@example.test'))!.usedBytes, 500);
+      const moved = await store.mail.moveMessages(inbox.id, [2] as Uid[], archive.id);
+      assert.deepEqual(moved.mapping, [{ sourceUid: 2, destinationUid: 3 }]);
+      assert.deepEqual((await store.mail.listMessages(inbox.id)).map((m) => m.uid), [1, 3]);
+      assert.equal((await store.directory.getUser('mover@example.test'))!.usedBytes, 500, 'a move costs no quota');
+      await rejectsWith(store.mail.copyMessages(inbox.id, [1, 3] as Uid[], archive.id), 'over-quota');
+      assert.equal((await store.mail.listMessages(archive.id)).length, 3, 'a refused copy leaves nothing behind');
+    });
+
+    test('changesSince: additions, flag changes and expunges after a modseq', async () => {
+      const u = await store.directory.addUser({ address: 'sync@example.test', password: 'x' });
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const blob = await store.blobs.put(Buffer.from('x'));
+      for (let i = 0; i < 4; i++) await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      const mark = (await store.mail.getMailbox(u.id, 'INBOX'))!.highestModSeq;
+      await store.mail.updateFlags(inbox.id, [2] as Uid[], { operation: 'add', flags: ['\\Seen'] });
+      assert.deepEqual(await store.mail.expunge(inbox.id, [3, 4, 42] as Uid[]), [3, 4]);
+      await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      const changes = await store.mail.changesSince(inbox.id, mark);
+      assert.deepEqual(changes.changed.map((m) => m.uid), [2, 5]);
+      assert.deepEqual(changes.expunged, [3, 4]);
+      assert.equal(changes.uidNext, 6);
+      assert.equal(changes.highestModSeq, (await store.mail.getMailbox(u.id, 'INBOX'))!.highestModSeq);
+      const none = await store.mail.changesSince(inbox.id, changes.highestModSeq);
+      assert.deepEqual([none.changed, none.expunged], [[], []]);
+    });
+
+    test('mailboxes: delete, rename with children, rename INBOX, subscriptions, fresh UIDVALIDITY', async () => {
+      const u = await store.directory.addUser({ address: 'tree@example.test', password: 'x' });
+      const blob = await store.blobs.put(Buffer.alloc(10, 't'));
+      const work = await store.mail.createMailbox(u.id, 'Work');
+      await store.mail.createMailbox(u.id, 'Work/2026');
+      await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id, mailboxName: 'Work/2026' }], onOverQuota: 'fail' });
+      await rejectsWith(store.mail.deleteMailbox(u.id, 'Work'), 'exists');
+      await rejectsWith(store.mail.deleteMailbox(u.id, 'INBOX'), 'permission');
+      await rejectsWith(store.mail.deleteMailbox(u.id, 'Nope'), 'not-found');
+      await store.mail.renameMailbox(u.id, 'Work', 'Jobs/Old');
+      const names = (await store.mail.listMailboxes(u.id)).map((m) => m.name);
+      assert.ok(names.includes('Jobs/Old') && names.includes('Jobs/Old/2026') && !names.includes('Work'));
+      const renamed = (await store.mail.getMailbox(u.id, 'Jobs/Old'))!;
+      assert.equal(renamed.id, work.id);
+      assert.equal(renamed.uidValidity, work.uidValidity);
+      assert.ok((await store.mail.listSubscriptions(u.id)).includes('Jobs/Old/2026'), 'subscriptions follow a rename');
+      await rejectsWith(store.mail.renameMailbox(u.id, 'Jobs/Old', 'Sent'), 'exists');
+      await rejectsWith(store.mail.renameMailbox(u.id, 'Jobs/Old', 'Jobs/Old/2026/x'), 'bad-parameters');
+
+      await store.mail.deleteMailbox(u.id, 'Jobs/Old/2026');
+      assert.equal((await store.directory.getUser('tree@example.test'))!.usedBytes, 0, 'deleting a mailbox releases its quota');
+      const again = await store.mail.createMailbox(u.id, 'Jobs/Old/2026');
+      const before = await store.mail.createMailbox(u.id, 'Gone');
+      await store.mail.deleteMailbox(u.id, 'Gone');
+      const recreated = await store.mail.createMailbox(u.id, 'Gone');
+      assert.ok(recreated.uidValidity > before.uidValidity && again.uidValidity > work.uidValidity, 'a recreated name gets a new UIDVALIDITY');
+
+      await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      await store.mail.renameMailbox(u.id, 'INBOX', 'Old Inbox');
+      const oldInbox = (await store.mail.getMailbox(u.id, 'Old Inbox'))!;
+      assert.equal((await store.mail.listMessages(oldInbox.id)).length, 1);
+      assert.equal((await store.mail.listMessages((await store.mail.getMailbox(u.id, 'INBOX'))!.id)).length, 0);
+      assert.equal((await store.directory.getUser('tree@example.test'))!.usedBytes, 10);
+
+      await store.mail.setSubscribed(u.id, 'Does/Not/Exist', true);
+      await store.mail.setSubscribed(u.id, 'Junk', false);
+      const subs = await store.mail.listSubscriptions(u.id);
+      assert.ok(subs.includes('Does/Not/Exist') && !subs.includes('Junk'));
+      assert.equal((await store.mail.getMailbox(u.id, 'Junk'))!.subscribed, false);
+      assert.equal((await store.mail.getMailbox(u.id, 'Sent'))!.subscribed, true);
+    });
+
+    test('message index: stored once per blob, replaced by a newer version', async () => {
+      const blob = await store.blobs.put(Buffer.from('Subject: idx\r\n\r\n'));
+      assert.equal(await store.mail.getMessageIndex(blob.id), null);
+      await store.mail.putMessageIndex(blob.id, 1, '{"a":1}');
+      await store.mail.putMessageIndex(blob.id, 2, '{"a":2}');
+      assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 2, json: '{"a":2}' });
+    });
+
     test('maildrop lock: exclusive, renewable, released, and expires with its lease', async () => {
       const ivy = await store.directory.addUser({ address: 'ivy@example.test', password: 'x' });
       const lock = await store.mail.lockMaildrop(ivy.id, 'node1:1', 60_000);

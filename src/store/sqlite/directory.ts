@@ -145,8 +145,13 @@ export class SqliteDirectory implements Directory {
         throw err;
       }
       const insertMailbox = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
+      const subscribe = this.db.prepare('INSERT INTO subscriptions (user_id, name) VALUES (?, ?)');
       const uidValidity = Math.floor(createdAt / 1000);
-      for (const mb of defaultMailboxes) insertMailbox.run(id, mb.name, mb.specialUse, uidValidity);
+      for (const mb of defaultMailboxes) {
+        insertMailbox.run(id, mb.name, mb.specialUse, uidValidity);
+        subscribe.run(id, mb.name);
+      }
+      this.db.prepare('UPDATE users SET last_uid_validity = ? WHERE id = ?').run(uidValidity, id);
       return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
     }));
   }

@@ -1,7 +1,8 @@
 /** Mailboxes, messages, quota accounting and maildrop locks on the embedded store. */
 import { StoreError, asStoreError } from '../errors.js';
 import type {
-  BlobId, Delivery, DeliveryResult, Mailbox, MailboxId, MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, Uid, UserId,
+  BlobId, CopyResult, Delivery, DeliveryResult, FlagUpdate, FlagUpdateResult, Mailbox, MailboxChanges, MailboxId, MailboxStatus,
+  MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, Uid, UserId,
 } from '../types.js';
 import { writeTransaction, type Db } from './database.js';
 
@@ -13,6 +14,7 @@ interface MailboxRow {
   uid_validity: number;
   uid_next: number;
   highest_modseq: number;
+  /** Computed by mailboxColumns from the subscriptions table. */
   subscribed: number;
 }
 
@@ -51,6 +53,31 @@ function toMessage(row: MessageRow): MessageRecord {
   };
 }
 
+/** Mailbox columns with the subscription flag joined in. */
+const mailboxColumns = `m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
+
+/** Applies a STORE operation to a flag list; keywords compare case-insensitively. */
+export function applyFlagOperation(current: readonly string[], update: FlagUpdate): string[] {
+  const key = (f: string) => f.toLowerCase();
+  const given = new Map(update.flags.map((f) => [key(f), f]));
+  switch (update.operation) {
+    case 'set':
+      return [...given.values()];
+    case 'add': {
+      const have = new Set(current.map(key));
+      return [...current, ...[...given].filter(([k]) => !have.has(k)).map(([, f]) => f)];
+    }
+    case 'remove':
+      return current.filter((f) => !given.has(key(f)));
+  }
+}
+
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => set.has(f.toLowerCase()));
+}
+
 /** INBOX is case-insensitive (RFC 3501 5.1); every other name is kept as given. */
 export function canonicalMailboxName(name: string): string {
   return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
@@ -69,13 +96,28 @@ export class SqliteMailStore implements MailStore {
 
   async listMailboxes(userId: UserId): Promise<Mailbox[]> {
     return this.run('listing mailboxes', () =>
-      (this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name').all(userId) as MailboxRow[]).map(toMailbox));
+      (this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? ORDER BY m.name`).all(userId) as MailboxRow[]).map(toMailbox));
   }
 
   async getMailbox(userId: UserId, name: string): Promise<Mailbox | null> {
     const row = this.run('opening a mailbox', () =>
-      this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonicalMailboxName(name)) as MailboxRow | undefined);
+      this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`).get(userId, canonicalMailboxName(name)) as MailboxRow | undefined);
     return row ? toMailbox(row) : null;
+  }
+
+  async getMailboxById(id: MailboxId): Promise<Mailbox | null> {
+    const row = this.run('opening a mailbox', () => this.mailboxRow(id));
+    return row ? toMailbox(row) : null;
+  }
+
+  private mailboxRow(id: MailboxId): MailboxRow | undefined {
+    return this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.id = ?`).get(id) as MailboxRow | undefined;
+  }
+
+  private requireMailbox(id: MailboxId): MailboxRow {
+    const row = this.mailboxRow(id);
+    if (!row) throw new StoreError('not-found', `no mailbox with id ${id}`);
+    return row;
   }
 
   async createMailbox(userId: UserId, name: string, specialUse: SpecialUse | null = null): Promise<Mailbox> {
@@ -85,13 +127,99 @@ export class SqliteMailStore implements MailStore {
       if (this.db.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical)) {
         throw new StoreError('exists', `mailbox ${canonical} exists already`);
       }
-      // UIDVALIDITY must differ from any earlier mailbox of the same name: seconds now, or one more than the largest seen.
-      const maxSeen = (this.db.prepare('SELECT max(uid_validity) AS v FROM mailboxes WHERE user_id = ?').get(userId) as { v: number | null }).v ?? 0;
-      const uidValidity = Math.max(Math.floor(Date.now() / 1000), maxSeen + 1);
-      const id = Number(this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)')
-        .run(userId, canonical, specialUse, uidValidity).lastInsertRowid);
-      return toMailbox(this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow);
+      const id = this.insertMailbox(userId, canonical, specialUse);
+      return toMailbox(this.requireMailbox(id));
     }));
+  }
+
+  async deleteMailbox(userId: UserId, name: string): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    this.run('deleting a mailbox', () => writeTransaction(this.db, () => {
+      if (canonical === 'INBOX') throw new StoreError('permission', 'INBOX cannot be deleted');
+      const mb = this.db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical) as { id: number } | undefined;
+      if (!mb) throw new StoreError('not-found', `no mailbox ${canonical}`);
+      const child = this.db.prepare("SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?").get(userId, canonical.length + 1, `${canonical}/`);
+      if (child) throw new StoreError('exists', `mailbox ${canonical} has child mailboxes; delete them first`);
+      const freed = (this.db.prepare('SELECT coalesce(sum(size), 0) AS n FROM messages WHERE mailbox_id = ?').get(mb.id) as { n: number }).n;
+      this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
+      this.db.prepare('UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, userId);
+    }));
+  }
+
+  async renameMailbox(userId: UserId, from: string, to: string): Promise<void> {
+    const source = canonicalMailboxName(from);
+    const target = canonicalMailboxName(to);
+    this.run('renaming a mailbox', () => writeTransaction(this.db, () => {
+      if (target === 'INBOX') throw new StoreError('exists', 'INBOX exists already');
+      const mb = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, source) as MailboxRow | undefined;
+      if (!mb) throw new StoreError('not-found', `no mailbox ${source}`);
+      if (target === source || target.startsWith(`${source}/`)) throw new StoreError('bad-parameters', 'a mailbox cannot be renamed into itself');
+      const taken = this.db.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)').get(userId, target, target.length + 1, `${target}/`);
+      if (taken) throw new StoreError('exists', `mailbox ${target} exists already`);
+      if (source === 'INBOX') {
+        // RFC 3501 6.3.5: renaming INBOX moves its messages to a new mailbox; INBOX stays, empty.
+        const created = this.insertMailbox(userId, target, null);
+        const uids = (this.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mb.id) as { uid: Uid }[]).map((r) => r.uid);
+        this.copyRows(mb.id as MailboxId, uids, created, false);
+        this.removeMessages(mb.id as MailboxId, uids);
+        return;
+      }
+      const rename = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
+      const children = this.db.prepare('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?').all(userId, source.length + 1, `${source}/`) as { id: number; name: string }[];
+      rename.run(target, mb.id);
+      for (const c of children) rename.run(target + c.name.slice(source.length), c.id);
+      // Subscriptions follow the mailboxes they name.
+      const subs = this.db.prepare('UPDATE subscriptions SET name = ? WHERE user_id = ? AND name = ?');
+      subs.run(target, userId, source);
+      for (const c of children) subs.run(target + c.name.slice(source.length), userId, c.name);
+    }));
+  }
+
+  /**
+   * Inserts a mailbox row, subscribed, with a fresh UIDVALIDITY: seconds now,
+   * or one more than the last this user was given, so a name deleted and
+   * created again never reuses one. Inside a transaction.
+   */
+  private insertMailbox(userId: UserId, name: string, specialUse: SpecialUse | null): MailboxId {
+    const last = (this.db.prepare('SELECT last_uid_validity AS v FROM users WHERE id = ?').get(userId) as { v: number }).v;
+    const uidValidity = Math.max(Math.floor(Date.now() / 1000), last + 1);
+    this.db.prepare('UPDATE users SET last_uid_validity = ? WHERE id = ?').run(uidValidity, userId);
+    const id = Number(this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)')
+      .run(userId, name, specialUse, uidValidity).lastInsertRowid) as MailboxId;
+    this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
+    return id;
+  }
+
+  async setSubscribed(userId: UserId, name: string, subscribed: boolean): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    this.run('changing a subscription', () => {
+      if (subscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, canonical);
+      else this.db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, canonical);
+    });
+  }
+
+  async listSubscriptions(userId: UserId): Promise<string[]> {
+    return this.run('listing subscriptions', () =>
+      (this.db.prepare('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as { name: string }[]).map((r) => r.name));
+  }
+
+  async mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus> {
+    return this.run('counting messages', () => {
+      const mb = this.requireMailbox(mailboxId);
+      const counts = this.db.prepare(`SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
+          coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen,
+          coalesce(sum(instr(' ' || flags || ' ', ' \\Deleted ') > 0), 0) AS deleted
+        FROM messages WHERE mailbox_id = ?`).get(mailboxId) as { messages: number; size: number; unseen: number; deleted: number };
+      return {
+        messages: counts.messages,
+        unseen: counts.unseen,
+        deleted: counts.deleted,
+        sizeBytes: counts.size,
+        uidNext: mb.uid_next as Uid,
+        uidValidity: mb.uid_validity,
+        highestModSeq: mb.highest_modseq as ModSeq,
+      };
+    });
   }
 
   async listMessages(mailboxId: MailboxId): Promise<MessageRecord[]> {
@@ -104,7 +232,7 @@ export class SqliteMailStore implements MailStore {
     return this.run('storing a message', () => writeTransaction(this.db, () => {
       const stored: MessageRecord[] = [];
       const overQuota: UserId[] = [];
-      const getMailbox = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?');
+      const getMailbox = this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`);
       const getUsage = this.db.prepare('SELECT quota_bytes, used_bytes FROM users WHERE id = ?');
       const insert = this.db.prepare('INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
       const bumpMailbox = this.db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?');
@@ -139,28 +267,126 @@ export class SqliteMailStore implements MailStore {
     }));
   }
 
-  async expunge(mailboxId: MailboxId, uids: Uid[]): Promise<void> {
-    if (uids.length === 0) return;
-    this.run('deleting messages', () => writeTransaction(this.db, () => this.removeMessages(mailboxId, uids)));
+  async expunge(mailboxId: MailboxId, uids: Uid[]): Promise<Uid[]> {
+    if (uids.length === 0) return [];
+    return this.run('deleting messages', () => writeTransaction(this.db, () => this.removeMessages(mailboxId, uids)));
   }
 
-  /** Deletes rows, gives their bytes back to the quota and bumps the mailbox's modseq; inside a transaction. */
-  private removeMessages(mailboxId: MailboxId, uids: Uid[]): void {
-    const mb = this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(mailboxId) as MailboxRow | undefined;
-    if (!mb) throw new StoreError('not-found', `no mailbox with id ${mailboxId}`);
+  /**
+   * Deletes rows, gives their bytes back to the quota, records tombstones
+   * for QRESYNC and bumps the mailbox's modseq; inside a transaction.
+   * Returns the UIDs actually removed, ascending.
+   */
+  private removeMessages(mailboxId: MailboxId, uids: Uid[]): Uid[] {
+    const mb = this.requireMailbox(mailboxId);
     const del = this.db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING size');
+    const modseq = mb.highest_modseq + 1;
+    const tombstone = this.db.prepare('INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)');
     let freed = 0;
-    let removed = 0;
-    for (const uid of uids) {
+    const removed: Uid[] = [];
+    for (const uid of [...new Set(uids)].sort((a, b) => a - b)) {
       const row = del.get(mailboxId, uid) as { size: number } | undefined;
       if (row) {
         freed += row.size;
-        removed++;
+        removed.push(uid);
+        tombstone.run(mailboxId, uid, modseq);
       }
     }
-    if (removed === 0) return;
+    if (removed.length === 0) return removed;
     this.db.prepare('UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, mb.user_id);
-    this.db.prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?').run(mailboxId);
+    this.db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+    return removed;
+  }
+
+  async updateFlags(mailboxId: MailboxId, uids: Uid[], update: FlagUpdate): Promise<FlagUpdateResult> {
+    return this.run('changing flags', () => writeTransaction(this.db, () => {
+      const mb = this.requireMailbox(mailboxId);
+      const get = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
+      const set = this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
+      const modseq = mb.highest_modseq + 1;
+      const updated: MessageRecord[] = [];
+      const modified: Uid[] = [];
+      for (const uid of [...new Set(uids)].sort((a, b) => a - b)) {
+        const row = get.get(mailboxId, uid) as MessageRow | undefined;
+        if (!row) continue;
+        if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
+          modified.push(uid);
+          continue;
+        }
+        const current = row.flags === '' ? [] : row.flags.split(' ');
+        const next = applyFlagOperation(current, update);
+        if (sameFlags(current, next)) continue;
+        const flags = next.join(' ');
+        set.run(flags, modseq, mailboxId, uid);
+        updated.push(toMessage({ ...row, flags, modseq }));
+      }
+      if (updated.length > 0) this.db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+      return { updated, modified };
+    }));
+  }
+
+  async copyMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
+    return this.run('copying messages', () => writeTransaction(this.db, () => this.copyRows(from, uids, to, true)));
+  }
+
+  async moveMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
+    return this.run('moving messages', () => writeTransaction(this.db, () => {
+      const result = this.copyRows(from, uids, to, true);
+      this.removeMessages(from, result.mapping.map((m) => m.sourceUid));
+      return result;
+    }));
+  }
+
+  /** Copies rows into another mailbox with new UIDs and one new modseq; inside a transaction. */
+  private copyRows(from: MailboxId, uids: Uid[], to: MailboxId, checkQuota: boolean): CopyResult {
+    const source = this.requireMailbox(from);
+    const target = this.requireMailbox(to);
+    if (source.user_id !== target.user_id) throw new StoreError('permission', 'messages can only be copied between mailboxes of one user');
+    const get = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
+    const rows = [...new Set(uids)].sort((a, b) => a - b).map((uid) => get.get(from, uid) as MessageRow | undefined).filter((r): r is MessageRow => r !== undefined);
+    const bytes = rows.reduce((n, r) => n + r.size, 0);
+    if (checkQuota && from !== to) {
+      const usage = this.db.prepare('SELECT quota_bytes, used_bytes FROM users WHERE id = ?').get(target.user_id) as { quota_bytes: number; used_bytes: number };
+      if (usage.quota_bytes > 0 && usage.used_bytes + bytes > usage.quota_bytes) throw new StoreError('over-quota', 'the copy would exceed the quota');
+    }
+    const insert = this.db.prepare('INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const modseq = target.highest_modseq + 1;
+    let uid = target.uid_next;
+    const mapping: CopyResult['mapping'] = [];
+    for (const r of rows) {
+      insert.run(to, uid, r.blob_id, r.size, r.internal_date, r.flags, modseq);
+      mapping.push({ sourceUid: r.uid as Uid, destinationUid: uid as Uid });
+      uid++;
+    }
+    if (rows.length > 0) {
+      this.db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?').run(uid, modseq, to);
+      this.db.prepare('UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?').run(bytes, target.user_id);
+    }
+    return { destinationUidValidity: target.uid_validity, mapping };
+  }
+
+  async changesSince(mailboxId: MailboxId, since: ModSeq): Promise<MailboxChanges> {
+    return this.run('reading changes', () => {
+      // One read transaction so the three reads agree with each other.
+      return this.db.transaction(() => {
+        const mb = this.requireMailbox(mailboxId);
+        const changed = (this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as MessageRow[]).map(toMessage);
+        const expunged = (this.db.prepare('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as { uid: Uid }[]).map((r) => r.uid);
+        return { changed, expunged, highestModSeq: mb.highest_modseq as ModSeq, uidNext: mb.uid_next as Uid };
+      }).deferred();
+    });
+  }
+
+  async getMessageIndex(blobId: BlobId): Promise<{ version: number; json: string } | null> {
+    const row = this.run('reading a message index', () =>
+      this.db.prepare('SELECT version, data FROM message_index WHERE blob_id = ?').get(blobId) as { version: number; data: string } | undefined);
+    return row ? { version: row.version, json: row.data } : null;
+  }
+
+  async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
+    this.run('storing a message index', () =>
+      this.db.prepare(`INSERT INTO message_index (blob_id, version, data) VALUES (?, ?, ?)
+        ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data`).run(blobId, version, json));
   }
 
   async lockMaildrop(userId: UserId, owner: string, leaseMs: number): Promise<MaildropLock> {

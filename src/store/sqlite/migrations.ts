@@ -73,6 +73,34 @@ export const migrations: { version: number; description: string; sql: string }[]
       );
     `,
   },
+  {
+    version: 2,
+    description: 'IMAP: expunge tombstones, modseq index, subscriptions by name, MIME index per blob',
+    sql: `
+      CREATE TABLE expunged (
+        mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid         INTEGER NOT NULL,
+        modseq      INTEGER NOT NULL,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+      CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+      CREATE TABLE subscriptions (
+        user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name     TEXT NOT NULL,
+        PRIMARY KEY (user_id, name)
+      ) WITHOUT ROWID;
+      INSERT INTO subscriptions (user_id, name) SELECT user_id, name FROM mailboxes WHERE subscribed = 1;
+      ALTER TABLE mailboxes DROP COLUMN subscribed;
+      ALTER TABLE users ADD COLUMN last_uid_validity INTEGER NOT NULL DEFAULT 0;
+      UPDATE users SET last_uid_validity = (SELECT coalesce(max(uid_validity), 0) FROM mailboxes WHERE user_id = users.id);
+      CREATE TABLE message_index (
+        blob_id  TEXT PRIMARY KEY,
+        version  INTEGER NOT NULL,
+        data     TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

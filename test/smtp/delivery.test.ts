@@ -60,6 +60,9 @@ describe('delivery', () => {
     assert.match(received, /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.example\.test \(Rookery\) with ESMTP\r\n\tid \S+\r\n\tfor <alice@example\.test>; \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n$/);
     assert.ok(rest.equals(body), 'the body differs from what was sent');
     assert.equal(msg.record.size, msg.data.length);
+    const index = await node.store.mail.getMessageIndex(msg.record.blobId);
+    assert.ok(index, 'the MIME index is computed at delivery');
+    assert.equal(JSON.parse(index.json).size, msg.data.length);
   });
 
   test('several recipients share one blob and the Received names none of them', async () => {

@@ -30,6 +30,7 @@ import { isStoreError } from '../../store/errors.js';
 import { MessageScanner } from '../../mail/message-scan.js';
 import { protocolName, receivedHeader, returnPathHeader } from '../../mail/trace.js';
 import { deliverLocal, distinctUserIds, usersOverQuota } from '../../mail/deliver.js';
+import { loadMessageIndex } from '../../mail/message-index.js';
 import { usersOfRecipient } from './rcpt.js';
 import { replies, replyForError, SmtpReply } from './replies.js';
 import { isClientConnected } from './server.js';
@@ -129,6 +130,9 @@ async function receive(ctx: ServiceContext, stream: SMTPServerDataStream, sessio
     await abort(writer);
     throw err;
   });
+
+  // The MIME index is made once per blob, now, so FETCH and SEARCH never parse.
+  await loadMessageIndex(ctx.store, blob.id);
 
   let stored: MessageRecord[];
   try {

@@ -63,6 +63,30 @@ export const limitSpecs = {
     default: 20,
     description: 'Unknown or malformed POP3 commands before the connection is closed.',
   },
+  maxImapLineBytes: {
+    default: 64 * 1024,
+    description: 'Longest IMAP command line, literals excluded (RFC 7162 asks for at least 8192); longer gets BAD [TOOBIG].',
+  },
+  maxImapLiteralBytes: {
+    default: 25 * 1024 * 1024,
+    description: 'Largest IMAP literal, and so the largest APPEND (announced as APPENDLIMIT); larger gets NO [TOOBIG].',
+  },
+  maxImapPreLoginLiteralBytes: {
+    default: 8192,
+    description: 'Largest literal accepted before login, so an anonymous client cannot make the server buffer much.',
+  },
+  maxImapBadCommands: {
+    default: 20,
+    description: 'Unknown or malformed IMAP commands in a row before the connection is closed with BYE.',
+  },
+  imapIdleTimeoutMs: {
+    default: 30 * 60 * 1000,
+    description: 'IMAP connection closed after this much silence (RFC 3501 5.4 asks for at least 30 minutes).',
+  },
+  imapChangePollMs: {
+    default: 250,
+    description: 'How often an IMAP session in IDLE checks the store for changes made by other nodes.',
+  },
   maxAuthFailures: {
     default: 3,
     description: 'Failed logins on one connection before it is closed.',
@@ -92,6 +116,12 @@ export interface Limits {
   maxPop3LineBytes: number;
   pop3IdleTimeoutMs: number;
   maxPop3BadCommands: number;
+  maxImapLineBytes: number;
+  maxImapLiteralBytes: number;
+  maxImapPreLoginLiteralBytes: number;
+  maxImapBadCommands: number;
+  imapIdleTimeoutMs: number;
+  imapChangePollMs: number;
   maxAuthFailures: number;
   maildropLeaseMs: number;
   maxConnectionsPerIp: number;

@@ -11,6 +11,7 @@
  * 50 MB base64 body costs no more than a small one.
  */
 
+import { decodeHTML } from 'entities';
 import libmime from 'libmime';
 import { decodeCharset } from './params.js';
 import type { MimeIndex, MimePart } from './types.js';
@@ -120,12 +121,11 @@ export function decodeQuotedPrintable(bytes: Buffer): Buffer {
   return out.subarray(0, n);
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 const BLOCK_TAGS = new Set(['br', 'p', 'div', 'tr', 'li', 'ul', 'ol', 'table', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'blockquote', 'hr', 'pre', 'td', 'th']);
 
 /**
  * The text of an HTML document for searching: tags, comments, scripts and
- * styles removed, block elements turned into line breaks, common character
+ * styles removed, block elements turned into line breaks, character
  * references decoded. One pass; no regular expression that can backtrack.
  */
 export function htmlToText(html: string): string {
@@ -156,13 +156,8 @@ export function htmlToText(html: string): string {
       out += '\n';
     }
   }
-  return out.replace(/&(#\d{1,7}|#x[0-9a-f]{1,6}|[a-z]{2,6});/gi, (all, ref: string) => {
-    if (ref[0] === '#') {
-      const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
-    }
-    return ENTITIES[ref.toLowerCase()] ?? all;
-  });
+  // Every HTML5 character reference (named, decimal, hex), as a browser reads them.
+  return decodeHTML(out);
 }
 
 /** Cuts a string to at most `maxBytes` of UTF-8 without splitting a character. */

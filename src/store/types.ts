@@ -334,6 +334,62 @@ export interface Blobs {
   freeBytes(): Promise<number>;
 }
 
+// ---------------------------------------------------------------- cluster registry
+
+/** Health of one service on one member, as its own checks last saw it. */
+export interface ServiceHealth {
+  port: number;
+  healthy: boolean;
+}
+
+/** What a cluster member is: a node serving mail, or a traffic manager in front of the nodes. */
+export type MemberRole = 'node' | 'balancer';
+
+/**
+ * 'up' serves; 'draining' finishes its sessions but gets no new ones;
+ * 'down' stopped, or its heartbeat is older than the registry's staleness.
+ */
+export type MemberState = 'up' | 'draining' | 'down';
+
+export interface MemberRegistration {
+  /** Unique name in the cluster, e.g. "node1". */
+  name: string;
+  role: MemberRole;
+  /** The address its services listen on (or a traffic manager's virtual address). */
+  address: string;
+  /** The machine it runs on (os.hostname()), so `status` can tell local processes. */
+  host: string;
+  pid: number;
+  version: string;
+  /** Service name (smtp, pop3, ...) to port and health. */
+  services: Record<string, ServiceHealth>;
+}
+
+export interface Member extends MemberRegistration {
+  state: MemberState;
+  startedAt: Date;
+  heartbeatAt: Date;
+}
+
+export interface ClusterRegistry {
+  /** Registers a member as up (again, after a restart), replacing what was known of it. */
+  register(member: MemberRegistration): Promise<void>;
+  /**
+   * Records that the member is alive, with its services' current health.
+   * Keeps 'draining' if an operator set it. Throws 'not-found' if the member was removed.
+   */
+  heartbeat(name: string, services: Record<string, ServiceHealth>): Promise<void>;
+  /** Sets a member's state: 'draining' (rookery node drain), 'up' again, or 'down' at a clean stop. */
+  setState(name: string, state: MemberState): Promise<void>;
+  /**
+   * Every member; one whose heartbeat is older than staleAfterMs (default
+   * 3000) is reported 'down' whatever it last said.
+   */
+  list(opts?: { staleAfterMs?: number }): Promise<Member[]>;
+  get(name: string, opts?: { staleAfterMs?: number }): Promise<Member | null>;
+  remove(name: string): Promise<void>;
+}
+
 // ---------------------------------------------------------------- settings
 
 /**
@@ -354,5 +410,6 @@ export interface Store {
   readonly mail: MailStore;
   readonly blobs: Blobs;
   readonly settings: Settings;
+  readonly cluster: ClusterRegistry;
   close(): Promise<void>;
 }

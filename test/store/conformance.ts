@@ -301,6 +301,35 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 2, json: '{"a":2}' });
     });
 
+    test('cluster registry: register, heartbeat, drain, stale members are down, remove', async () => {
+      const reg = (name: string, role: 'node' | 'balancer' = 'node') => store.cluster.register({
+        name, role, address: '127.0.0.11', host: 'box', pid: 1234, version: '0.1.0',
+        services: { smtp: { port: 10025, healthy: true }, pop3: { port: 10110, healthy: true } },
+      });
+      await reg('node1');
+      await reg('lb1', 'balancer');
+      let members = await store.cluster.list();
+      assert.deepEqual(members.map((m) => [m.name, m.role, m.state]), [['node1', 'node', 'up'], ['lb1', 'balancer', 'up']]);
+      assert.deepEqual(members[0]!.services.smtp, { port: 10025, healthy: true });
+      await store.cluster.heartbeat('node1', { smtp: { port: 10025, healthy: false }, pop3: { port: 10110, healthy: true } });
+      assert.equal((await store.cluster.get('node1'))!.services.smtp!.healthy, false);
+      await store.cluster.setState('node1', 'draining');
+      await store.cluster.heartbeat('node1', { smtp: { port: 10025, healthy: true } });
+      assert.equal((await store.cluster.get('node1'))!.state, 'draining', 'a heartbeat does not undo a drain');
+      await reg('node1');
+      assert.equal((await store.cluster.get('node1'))!.state, 'up', 'a restart registers afresh');
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal((await store.cluster.get('node1', { staleAfterMs: 10 }))!.state, 'down', 'a silent member is down');
+      await store.cluster.setState('node1', 'down');
+      assert.equal((await store.cluster.get('node1'))!.state, 'down');
+      await rejectsWith(store.cluster.heartbeat('ghost', {}), 'not-found');
+      await rejectsWith(store.cluster.setState('node1', 'sleepy' as 'up'), 'bad-parameters');
+      await rejectsWith(reg('bad name!'), 'bad-parameters');
+      await store.cluster.remove('lb1');
+      assert.equal(await store.cluster.get('lb1'), null);
+      await store.cluster.remove('node1');
+    });
+
     test('maildrop lock: exclusive, renewable, released, and expires with its lease', async () => {
       const ivy = await store.directory.addUser({ address: 'ivy@example.test', password: 'x' });
       const lock = await store.mail.lockMaildrop(ivy.id, 'node1:1', 60_000);

@@ -12,6 +12,7 @@ import { openDatabase } from './database.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteMailStore } from './mail-store.js';
 import { SqliteSettings } from './settings.js';
+import { SqliteClusterRegistry } from './cluster-registry.js';
 
 export async function openSqliteStore(dir: string, opts: { migrate?: boolean } = {}): Promise<Store> {
   try {
@@ -34,6 +35,7 @@ export async function openSqliteStore(dir: string, opts: { migrate?: boolean } =
     mail: new SqliteMailStore(db),
     blobs,
     settings: new SqliteSettings(db),
+    cluster: new SqliteClusterRegistry(db),
     async close() {
       db.close();
     },

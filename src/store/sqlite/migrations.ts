@@ -101,6 +101,24 @@ export const migrations: { version: number; description: string; sql: string }[]
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'cluster registry: nodes and traffic managers with heartbeats and service health',
+    sql: `
+      CREATE TABLE cluster_members (
+        name          TEXT PRIMARY KEY,
+        role          TEXT NOT NULL,
+        address       TEXT NOT NULL,
+        host          TEXT NOT NULL,
+        pid           INTEGER NOT NULL,
+        version       TEXT NOT NULL,
+        services      TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        started_at    INTEGER NOT NULL,
+        heartbeat_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

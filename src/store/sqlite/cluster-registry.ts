@@ -1,0 +1,92 @@
+/** The cluster registry (nodes and traffic managers, heartbeats, health) on the embedded store. */
+import { StoreError, asStoreError } from '../errors.js';
+import type { ClusterRegistry, Member, MemberRegistration, MemberRole, MemberState, ServiceHealth } from '../types.js';
+import type { Db } from './database.js';
+
+interface MemberRow {
+  name: string;
+  role: string;
+  address: string;
+  host: string;
+  pid: number;
+  version: string;
+  services: string;
+  state: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+const defaultStaleAfterMs = 3000;
+const states: readonly MemberState[] = ['up', 'draining', 'down'];
+
+function toMember(row: MemberRow, staleAfterMs: number, now: number): Member {
+  const stale = now - row.heartbeat_at > staleAfterMs;
+  return {
+    name: row.name,
+    role: row.role as MemberRole,
+    address: row.address,
+    host: row.host,
+    pid: row.pid,
+    version: row.version,
+    services: JSON.parse(row.services) as Record<string, ServiceHealth>,
+    state: stale ? 'down' : (row.state as MemberState),
+    startedAt: new Date(row.started_at),
+    heartbeatAt: new Date(row.heartbeat_at),
+  };
+}
+
+export class SqliteClusterRegistry implements ClusterRegistry {
+  constructor(private readonly db: Db) {}
+
+  private run<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw asStoreError(err, what);
+    }
+  }
+
+  async register(member: MemberRegistration): Promise<void> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(member.name)) {
+      throw new StoreError('bad-parameters', `"${member.name}" is not a member name (letters, digits, ".", "_", "-")`);
+    }
+    const now = Date.now();
+    this.run('registering a cluster member', () => this.db.prepare(`INSERT INTO cluster_members
+        (name, role, address, host, pid, version, services, state, started_at, heartbeat_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 'up', ?, ?)
+      ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address, host = excluded.host,
+        pid = excluded.pid, version = excluded.version, services = excluded.services, state = 'up',
+        started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`)
+      .run(member.name, member.role, member.address, member.host, member.pid, member.version, JSON.stringify(member.services), now, now));
+  }
+
+  async heartbeat(name: string, services: Record<string, ServiceHealth>): Promise<void> {
+    const result = this.run('recording a heartbeat', () =>
+      this.db.prepare(`UPDATE cluster_members SET heartbeat_at = ?, services = ?,
+          state = CASE WHEN state = 'draining' THEN 'draining' ELSE 'up' END WHERE name = ?`)
+        .run(Date.now(), JSON.stringify(services), name));
+    if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
+  }
+
+  async setState(name: string, state: MemberState): Promise<void> {
+    if (!states.includes(state)) throw new StoreError('bad-parameters', `state must be one of ${states.join(', ')}`);
+    const result = this.run('changing a member state', () => this.db.prepare('UPDATE cluster_members SET state = ? WHERE name = ?').run(state, name));
+    if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
+  }
+
+  async list(opts: { staleAfterMs?: number } = {}): Promise<Member[]> {
+    const now = Date.now();
+    const rows = this.run('listing cluster members', () => this.db.prepare('SELECT * FROM cluster_members ORDER BY role DESC, name').all() as MemberRow[]);
+    return rows.map((r) => toMember(r, opts.staleAfterMs ?? defaultStaleAfterMs, now));
+  }
+
+  async get(name: string, opts: { staleAfterMs?: number } = {}): Promise<Member | null> {
+    const row = this.run('reading a cluster member', () => this.db.prepare('SELECT * FROM cluster_members WHERE name = ?').get(name) as MemberRow | undefined);
+    return row ? toMember(row, opts.staleAfterMs ?? defaultStaleAfterMs, Date.now()) : null;
+  }
+
+  async remove(name: string): Promise<void> {
+    const result = this.run('removing a cluster member', () => this.db.prepare('DELETE FROM cluster_members WHERE name = ?').run(name));
+    if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
+  }
+}

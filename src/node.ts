@@ -3,7 +3,10 @@
  * starts the protocol services it was asked to run. Everything a node needs
  * beyond its own name and address comes from the store.
  */
+import { hostname as osHostname } from 'node:os';
 import { createLogger, type Logger } from './log.js';
+import { isStoreError } from './store/errors.js';
+import { version } from './version.js';
 import { limitsFromSettings } from './config/limits.js';
 import { ensureCertificate } from './net/tls.js';
 import { createSmtpService } from './protocols/smtp/index.js';
@@ -13,6 +16,9 @@ import type { Store } from './store/types.js';
 import type { ServiceName } from './config/services.js';
 
 export type { ServiceName };
+
+/** How often a node tells the registry it is alive (the registry calls a member down after 3 s of silence). */
+const heartbeatIntervalMs = 1000;
 
 export interface NodeOptions {
   store: Store;
@@ -75,11 +81,35 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }, 30_000);
   certPoll.unref();
 
+  // The registry is how the traffic manager, DNS and `rookery status` see
+  // this node: register now, heartbeat every second with service health.
+  const health = () => Object.fromEntries(Object.entries(ports).map(([s, port]) => [s, { port, healthy: !stopping }]));
+  let stopping = false;
+  await opts.store.cluster.register({
+    name: opts.name, role: 'node', address: opts.address, host: osHostname(), pid: process.pid, version, services: health(),
+  });
+  const heartbeat = setInterval(() => {
+    opts.store.cluster.heartbeat(opts.name, health()).catch(async (err: unknown) => {
+      // Removed from the registry while running (rookery node remove): come back.
+      if (isStoreError(err, 'not-found')) {
+        await opts.store.cluster.register({ name: opts.name, role: 'node', address: opts.address, host: osHostname(), pid: process.pid, version, services: health() }).catch(() => undefined);
+        return;
+      }
+      logger.warn({ err }, 'heartbeat to the store failed');
+    });
+  }, heartbeatIntervalMs);
+  heartbeat.unref();
+
   return {
     ports,
     async stop() {
+      stopping = true;
       clearInterval(certPoll);
+      clearInterval(heartbeat);
+      // Out of the pools first, so no new client is sent here while sessions end.
+      await opts.store.cluster.setState(opts.name, 'draining').catch(() => undefined);
       await Promise.allSettled(running.map((s) => s.close()));
+      await opts.store.cluster.setState(opts.name, 'down').catch(() => undefined);
     },
   };
 }

@@ -2,7 +2,7 @@
  * The rookery command: a table of command groups. Mistakes print one line
  * on stderr and exit non-zero; a stack trace is printed only for bugs.
  */
-import { readFileSync } from 'node:fs';
+import { version } from '../version.js';
 import { isStoreError } from '../store/errors.js';
 import { UsageError } from './args.js';
 import type { CommandGroup } from './command.js';
@@ -11,6 +11,7 @@ import { configCommand } from './config.js';
 import { domainCommand } from './domain.js';
 import { forwardCommand } from './forward.js';
 import { nodeCommand } from './node.js';
+import { statusCommand } from './status.js';
 import { storeCommand } from './store.js';
 import { tlsCommand } from './tls.js';
 import { upCommand } from './up.js';
@@ -19,6 +20,7 @@ import { userCommand } from './user.js';
 export const commands: CommandGroup[] = [
   upCommand,
   nodeCommand,
+  statusCommand,
   domainCommand,
   userCommand,
   aliasCommand,
@@ -28,10 +30,6 @@ export const commands: CommandGroup[] = [
   storeCommand,
 ];
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function help(): string {
   const lines = [
@@ -55,7 +53,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (name === '--version' || name === 'version') {
-      console.log(`rookery ${version()}`);
+      console.log(`rookery ${version}`);
       return;
     }
     const command = commands.find((c) => c.name === name);

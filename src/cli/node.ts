@@ -4,10 +4,31 @@ import { allServices, portsFromBase, type ServiceName } from '../config/services
 import type { RunningNode } from '../node.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
-import { parse, storeLocation, UsageError } from './args.js';
+import { need, parse, storeLocation, UsageError, withStore } from './args.js';
 import type { CommandGroup } from './command.js';
 
-const usage = ['rookery node [--name NAME] [--address ADDR] [--port-base N] [--services smtp,pop3,...] [--hostname HOST]'];
+const usage = [
+  'rookery node [--name NAME] [--address ADDR] [--port-base N] [--services smtp,pop3,...] [--hostname HOST]',
+  'rookery node drain NAME      (no new clients; open sessions go on)',
+  'rookery node undrain NAME',
+  'rookery node remove NAME     (forget a node that is gone for good)',
+];
+
+/** `rookery node drain|undrain|remove NAME`: registry changes an operator makes. */
+async function manageNode(verb: 'drain' | 'undrain' | 'remove', args: string[]): Promise<void> {
+  const line = usage.find((u) => u.startsWith(`rookery node ${verb}`))!;
+  const { values, positionals } = parse(args, {}, line);
+  const [name] = need(positionals, 1, line);
+  await withStore(values, async (store) => {
+    if (verb === 'remove') {
+      await store.cluster.remove(name!);
+      console.log(`removed ${name} from the registry`);
+      return;
+    }
+    await store.cluster.setState(name!, verb === 'drain' ? 'draining' : 'up');
+    console.log(verb === 'drain' ? `${name} is draining: it gets no new clients, and open sessions go on` : `${name} takes new clients again`);
+  });
+}
 
 export const defaultPortBase = 10000;
 
@@ -61,6 +82,10 @@ export const nodeCommand: CommandGroup = {
   summary: 'run one node (its services on ADDR, base + standard ports) in the foreground',
   usage,
   async run(args) {
+    if (args[0] === 'drain' || args[0] === 'undrain' || args[0] === 'remove') {
+      await manageNode(args[0], args.slice(1));
+      return;
+    }
     const { values } = parse(args, {
       name: { type: 'string' },
       address: { type: 'string' },

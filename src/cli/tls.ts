@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { validateCertificate } from '../net/tls.js';
+import { readCertificate, validateCertificate, writeCertificate } from '../net/tls.js';
 import { UsageError } from './args.js';
 import { storeVerbGroup } from './command.js';
 
@@ -31,9 +31,7 @@ export const tlsCommand = storeVerbGroup({
         } catch (err) {
           throw new UsageError((err as Error).message);
         }
-        // Key first: a node reading between the two writes must never pair a new certificate with the old key.
-        await store.settings.set('tls.key', material.key);
-        await store.settings.set('tls.cert', material.cert);
+        await writeCertificate(store, material);
         console.log(`certificate set: ${info.subject.replace(/\n/g, ', ')}, valid until ${info.validTo}; nodes use it for new connections within 30 seconds`);
       },
     },
@@ -41,7 +39,7 @@ export const tlsCommand = storeVerbGroup({
       usage: 'rookery tls show',
       args: 0,
       async run(store) {
-        const cert = await store.settings.get('tls.cert');
+        const cert = (await readCertificate(store))?.cert;
         if (!cert) {
           console.log('no certificate yet; the first node to start generates a self-signed one');
           return;

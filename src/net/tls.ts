@@ -1,22 +1,34 @@
 /**
- * The cluster certificate lives in the store's settings (tls.cert, tls.key),
- * so every node presents the same one. On first start a self-signed
- * certificate is generated; `rookery tls set` replaces it with a real one.
+ * The cluster certificate lives in the store's settings, certificate and key
+ * together as one value (so no reader ever pairs a new certificate with an
+ * old key), and every node presents the same one. On first start a
+ * self-signed certificate is generated; `rookery tls set` replaces it.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { generate } from 'selfsigned';
 import type { Store } from '../store/types.js';
 import type { TlsMaterial } from './service.js';
 
+/** The settings key that holds the cluster's certificate and key (JSON of TlsMaterial). */
+export const certificateSetting = 'tls.certificate';
+
+/** The cluster's certificate, or null if none was made or set yet. */
+export async function readCertificate(store: Store): Promise<TlsMaterial | null> {
+  const value = await store.settings.get(certificateSetting);
+  return value ? (JSON.parse(value) as TlsMaterial) : null;
+}
+
+/** Replaces the cluster's certificate (validate it first). */
+export async function writeCertificate(store: Store, material: TlsMaterial): Promise<void> {
+  await store.settings.set(certificateSetting, JSON.stringify({ cert: material.cert, key: material.key }));
+}
+
 export async function ensureCertificate(store: Store, hostname: string): Promise<TlsMaterial> {
-  const cert = await store.settings.get('tls.cert');
-  const key = await store.settings.get('tls.key');
-  if (cert && key) return { cert, key };
+  const existing = await readCertificate(store);
+  if (existing) return existing;
   const made = await selfSigned(hostname);
-  await store.settings.set('tls.key', made.key);
-  await store.settings.set('tls.cert', made.cert);
-  // Another node may have raced us to it; whatever the store holds now wins.
-  return { cert: (await store.settings.get('tls.cert'))!, key: (await store.settings.get('tls.key'))! };
+  // Nodes starting together may each make one; the first written wins for all.
+  return JSON.parse(await store.settings.setIfAbsent(certificateSetting, JSON.stringify(made))) as TlsMaterial;
 }
 
 export async function selfSigned(hostname: string): Promise<TlsMaterial> {

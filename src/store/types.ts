@@ -399,6 +399,8 @@ export interface ClusterRegistry {
 export interface Settings {
   get(key: string): Promise<string | null>;
   set(key: string, value: string): Promise<void>;
+  /** Sets the key only if it has no value yet; returns the value it has afterwards (first writer wins). */
+  setIfAbsent(key: string, value: string): Promise<string>;
   all(): Promise<Record<string, string>>;
 }
 

@@ -371,6 +371,8 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.equal(await store.settings.get('limits.maxRecipients'), '20');
       assert.equal(await store.settings.get('nothing'), null);
       assert.equal((await store.settings.all())['limits.maxRecipients'], '20');
+      assert.equal(await store.settings.setIfAbsent('first', 'a'), 'a');
+      assert.equal(await store.settings.setIfAbsent('first', 'b'), 'a', 'the first writer wins');
     });
   });
 }

@@ -23,6 +23,15 @@ export class SqliteSettings implements Settings {
     }
   }
 
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    try {
+      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
+      return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+    } catch (err) {
+      throw asStoreError(err, 'writing a setting');
+    }
+  }
+
   async all(): Promise<Record<string, string>> {
     try {
       const rows = this.db.prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];

@@ -11,6 +11,7 @@ import { limitsFromSettings } from './config/limits.js';
 import { ensureCertificate } from './net/tls.js';
 import { createSmtpService } from './protocols/smtp/index.js';
 import { createPop3Service } from './protocols/pop3/index.js';
+import { createImapService } from './protocols/imap/index.js';
 import type { NetService, ServiceContext, TlsMaterial } from './net/service.js';
 import type { Store } from './store/types.js';
 import type { ServiceName } from './config/services.js';
@@ -58,6 +59,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     smtps: () => createSmtpService(ctx, { implicitTls: true }),
     pop3: () => createPop3Service(ctx, { implicitTls: false }),
     pop3s: () => createPop3Service(ctx, { implicitTls: true }),
+    imap: () => createImapService(ctx, { implicitTls: false }),
+    imaps: () => createImapService(ctx, { implicitTls: true }),
   };
 
   const running: NetService[] = [];

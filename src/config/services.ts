@@ -4,6 +4,8 @@ export const serviceStandardPorts = {
   smtps: 465,
   pop3: 110,
   pop3s: 995,
+  imap: 143,
+  imaps: 993,
 } as const;
 
 export type ServiceName = keyof typeof serviceStandardPorts;

@@ -1,0 +1,78 @@
+/**
+ * What the server announces in CAPABILITY and in the greeting's and login's
+ * [CAPABILITY ...] codes (RFC 3501 section 7.2.1, RFC 9051 section 7.2.2).
+ * Only what is implemented and tested is listed. Before login the list is
+ * short: a client learns the full one after authenticating (RFC 3501 6.2.2
+ * lets the list change, and clients re-ask or read the OK's code).
+ */
+import { isIP } from 'node:net';
+
+/** Extensions a client may ENABLE (RFC 5161), upper case. */
+export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4REV2'] as const;
+export type EnableableCapability = (typeof ENABLEABLE)[number];
+
+/** Capabilities that do not depend on the connection or the login state. */
+const BASE = ['IMAP4rev1', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE'];
+
+/** Capabilities added once the user has logged in. */
+const AFTER_LOGIN = [
+  'NAMESPACE',
+  'UNSELECT',
+  'UIDPLUS',
+  'MOVE',
+  'CHILDREN',
+  'SPECIAL-USE',
+  'LIST-EXTENDED',
+  'LIST-STATUS',
+  'ESEARCH',
+  'CONDSTORE',
+  'QRESYNC',
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'UTF8=ACCEPT',
+];
+
+/** What decides the capability list of one connection at one moment. */
+export interface CapabilityInputs {
+  /** The user has logged in. */
+  readonly authenticated: boolean;
+  /** The connection is encrypted (implicit TLS or after STARTTLS). */
+  readonly secure: boolean;
+  /** Plain-text logins are allowed on this connection (see {@link plaintextAuthAllowed}). */
+  readonly plaintextAuth: boolean;
+  /** APPENDLIMIT in bytes (RFC 7889): the largest message APPEND accepts. */
+  readonly appendLimitBytes: number;
+}
+
+/** The capability list, in the order it is sent. */
+export function capabilityList(inputs: CapabilityInputs): string[] {
+  const out = [...BASE];
+  if (!inputs.authenticated) {
+    if (!inputs.secure) out.push('STARTTLS');
+    // RFC 3501 6.2.3 / 7.2.1: LOGINDISABLED when plain-text logins are refused.
+    if (inputs.plaintextAuth) out.push('AUTH=PLAIN');
+    else out.push('LOGINDISABLED');
+    return out;
+  }
+  out.push(...AFTER_LOGIN, `APPENDLIMIT=${inputs.appendLimitBytes}`);
+  return out;
+}
+
+/**
+ * Whether LOGIN and AUTHENTICATE PLAIN may be used on a connection. Like
+ * Dovecot's `disable_plaintext_auth = yes`: allowed over TLS and from a
+ * loopback address (the node's own traffic manager, local scripts and
+ * tests), refused otherwise with LOGINDISABLED / [PRIVACYREQUIRED], so a
+ * password never crosses a network in clear text.
+ */
+export function plaintextAuthAllowed(secure: boolean, remoteAddress: string | undefined): boolean {
+  return secure || isLoopbackAddress(remoteAddress);
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return address === '::1';
+}

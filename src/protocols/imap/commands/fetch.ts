@@ -1,0 +1,78 @@
+/**
+ * FETCH and UID FETCH (RFC 3501 sections 6.4.5 and 6.4.8, RFC 9051 section
+ * 6.4.5; CHANGEDSINCE and VANISHED RFC 7162 sections 3.1.4 and 3.2.6)
+ *
+ *     fetch = ["UID" SP] "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+ *             fetch-att / "(" fetch-att *(SP fetch-att) ")") [SP "(" fetch-modifier ... ")"]
+ *     fetch-modifier = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"
+ *
+ * The items are built by fetch/ (fetchItems). This file picks the
+ * messages, sets \Seen first (one store change for the whole set, so MODSEQ
+ * in the responses is the new one) and sends one response per message.
+ */
+import type { Uid } from '../../../store/types.js';
+import { encodeFetchResponse, FetchError, fetchItems, impliesSeen, type FetchOptions } from '../fetch/index.js';
+import { bad, ImapError } from '../errors.js';
+import { type ImapCommand } from '../session-context.js';
+import { atom, sequenceSetIncludes, sequenceSetValue } from '../wire/index.js';
+
+/** Responses are written in batches of about this many bytes. */
+const WRITE_BATCH_BYTES = 64 * 1024;
+
+export const fetch: ImapCommand<'FETCH'> = {
+  name: 'FETCH',
+  states: ['selected'],
+  flags: { usesSequenceNumbers: true, breaksSequenceNumbers: false, breaksMailbox: false },
+  async run(ctx, request) {
+    const selected = ctx.selected();
+    if (request.vanished && !ctx.isEnabled('QRESYNC')) throw bad('VANISHED needs ENABLE QRESYNC first');
+    if (request.changedSince !== null || request.attributes.some((a) => a.kind === 'MODSEQ')) ctx.enable('CONDSTORE');
+    let messages = selected.select(request.sequenceSet, request.uid);
+    if (request.changedSince !== null) {
+      const since = request.changedSince;
+      messages = messages.filter((m) => m.record.modSeq > since);
+    }
+    if (request.vanished && request.changedSince !== null) {
+      // RFC 7162 3.2.6: UIDs in the set expunged since the modseq, before the FETCH responses.
+      const changes = await ctx.store.mail.changesSince(selected.id, request.changedSince as never);
+      const gone = changes.expunged.filter((uid) => sequenceSetIncludes(request.sequenceSet, uid, selected.highestUid) && selected.seqOf(uid) === 0);
+      if (gone.length > 0) await ctx.untagged([atom('VANISHED'), [atom('EARLIER')], sequenceSetValue(gone, { sort: true })]);
+    }
+    const seenSet = new Set<number>();
+    if (!selected.readOnly && impliesSeen(request.attributes)) {
+      const unseen = messages.filter((m) => !m.record.flags.includes('\\Seen')).map((m) => m.record.uid as Uid);
+      if (unseen.length > 0) {
+        const result = await ctx.store.mail.updateFlags(selected.id, unseen, { operation: 'add', flags: ['\\Seen'] });
+        for (const m of selected.applyOwnChanges(result.updated)) seenSet.add(m.record.uid);
+        ctx.announceChange(selected.id);
+        messages = messages.map((m) => (seenSet.has(m.record.uid) ? selected.at(m.seq) ?? m : m));
+      }
+    }
+    const base: FetchOptions = { utf8Accept: ctx.encodeOptions.utf8 ?? false, condstore: ctx.isEnabled('CONDSTORE'), uid: request.uid, readOnly: true };
+    const content = ctx.content();
+    let failure: FetchError | null = null;
+    // Small responses are gathered into one write; a big one (a body) goes out at once.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for (const message of messages) {
+      try {
+        const { items } = await fetchItems(request.attributes, message, content, seenSet.has(message.record.uid) ? { ...base, seenSet: true } : base);
+        for (const chunk of encodeFetchResponse(message.seq, items, base)) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+        }
+      } catch (err) {
+        // RFC 3516 4.2: an undecodable part fails the command, the other messages are still sent.
+        if (!(err instanceof FetchError)) throw err;
+        failure ??= err;
+      }
+      if (pendingBytes >= WRITE_BATCH_BYTES) {
+        await ctx.send(pending);
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (pending.length > 0) await ctx.send(pending);
+    if (failure) throw new ImapError('NO', failure.sentence, { name: failure.responseCode });
+  },
+};

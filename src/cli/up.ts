@@ -1,15 +1,71 @@
-import { createLogger } from '../log.js';
-import { openStore } from '../store/open.js';
-import { allServices } from '../config/services.js';
-import { parse, storeLocation, UsageError } from './args.js';
+/**
+ * `rookery up`: a whole installation on this machine, in the foreground.
+ * Node i runs as its own process on its own loopback address 127.0.0.(10+i),
+ * every node on the same base + standard ports, as separate hosts would.
+ * Ctrl-C or SIGTERM stops every child by its PID, then exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { allServices, portsFromBase } from '../config/services.js';
+import { ensureCertificate } from '../net/tls.js';
+import { parse, storeLocation, UsageError, withStore } from './args.js';
 import type { CommandGroup } from './command.js';
-import { defaultPortBase, parsePortBase, runNode, stopOnSignals } from './node.js';
+import { defaultPortBase, parsePortBase } from './node.js';
 
-const usage = ['rookery up [--nodes N] [--store LOCATION] [--port-base N]'];
+const usage = ['rookery up [--nodes N] [--store LOCATION] [--port-base N] [--restart]'];
+const rookeryBin = fileURLToPath(new URL('../../../bin/rookery.js', import.meta.url));
+/** How long a child has to stop after SIGTERM before it gets SIGKILL. */
+const stopGraceMs = 15_000;
+const startTimeoutMs = 30_000;
 
 /** Node i listens on its own loopback address, as separate hosts would. */
 export function nodeAddress(i: number): string {
   return `127.0.0.${10 + i}`;
+}
+
+interface Child {
+  name: string;
+  args: string[];
+  process: ChildProcess;
+  stopping: boolean;
+}
+
+/** Starts `rookery ARGS` and resolves once it has printed its ready line on stdout. */
+function startChild(name: string, args: string[]): Promise<Child> {
+  const child = spawn(process.execPath, [rookeryBin, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within ${startTimeoutMs / 1000} s`));
+    }, startTimeoutMs);
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with code ${code} while starting (its error is above)`));
+    };
+    child.once('exit', onExit);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!out.includes('\n')) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve({ name, args, process: child, stopping: false });
+    });
+  });
+}
+
+function stopChild(child: Child): Promise<void> {
+  child.stopping = true;
+  const p = child.process;
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => p.kill('SIGKILL'), stopGraceMs);
+    p.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    p.kill('SIGTERM');
+  });
 }
 
 export const upCommand: CommandGroup = {
@@ -17,41 +73,80 @@ export const upCommand: CommandGroup = {
   summary: 'run a whole installation on this machine in the foreground',
   usage,
   async run(args) {
-    const { values } = parse(args, { nodes: { type: 'string', short: 'n' }, 'port-base': { type: 'string' } }, usage[0]!);
-    const nodes = values.nodes === undefined ? 1 : Number(values.nodes);
-    if (!Number.isInteger(nodes) || nodes < 1 || nodes > 200) throw new UsageError(`--nodes must be a whole number from 1 to 200, not "${values.nodes}"`);
-    if (nodes > 1) {
-      throw new UsageError('this version runs one node; several nodes behind the traffic manager come with the cluster work (issue 4)');
-    }
+    const { values } = parse(args, { nodes: { type: 'string', short: 'n' }, 'port-base': { type: 'string' }, restart: { type: 'boolean' } }, usage[0]!);
+    const count = values.nodes === undefined ? 1 : Number(values.nodes);
+    if (!Number.isInteger(count) || count < 1 || count > 200) throw new UsageError(`--nodes must be a whole number from 1 to 200, not "${values.nodes}"`);
     const portBase = parsePortBase(values['port-base'], defaultPortBase);
     const location = storeLocation(values);
-    const store = await openStore(location);
-    const address = nodeAddress(1);
-    let node;
+
+    // Prepared once here so the nodes, starting together, find one certificate.
+    const domains = await withStore(values, async (store) => {
+      await ensureCertificate(store, 'localhost');
+      return store.directory.listDomains();
+    });
+
+    const children: Child[] = [];
+    let shuttingDown = false;
+    const stopAll = async () => {
+      shuttingDown = true;
+      await Promise.all(children.map(stopChild));
+    };
+    const watch = (child: Child) => {
+      child.process.once('exit', (code, signal) => {
+        if (child.stopping || shuttingDown) return;
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        if (!values.restart) {
+          console.log(`${child.name} (pid ${child.process.pid}) ${how}; it stays down (rookery up --restart brings nodes back)`);
+          return;
+        }
+        console.log(`${child.name} (pid ${child.process.pid}) ${how}; restarting it`);
+        setTimeout(() => {
+          if (shuttingDown) return;
+          startChild(child.name, child.args).then((again) => {
+            children[children.indexOf(child)] = again;
+            watch(again);
+            console.log(`${again.name} is back (pid ${again.process.pid})`);
+          }, (err: Error) => console.log(`${child.name} could not be restarted: ${err.message}`));
+        }, 1000);
+      });
+    };
+
     try {
-      node = await runNode({ store, name: 'node1', address, hostname: 'node1', portBase, services: allServices });
+      const started = await Promise.all(Array.from({ length: count }, (_, i) => {
+        const name = `node${i + 1}`;
+        return startChild(name, ['node', '--store', location, '--name', name, '--hostname', name, '--address', nodeAddress(i + 1), '--port-base', String(portBase)]);
+      }));
+      children.push(...started);
     } catch (err) {
-      await store.close();
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new UsageError(`a port of base ${portBase} on ${address} is in use (another rookery up?); try --port-base`);
-      throw err;
+      await stopAll();
+      throw new UsageError((err as Error).message);
     }
-    const log = createLogger('up');
-    log.debug({ location }, 'store opened');
+    children.forEach(watch);
+
+    const labels: Record<string, string> = {
+      smtp: 'SMTP (MX, STARTTLS)', smtps: 'SMTP over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', imap: 'IMAP (STARTTLS)', imaps: 'IMAP over TLS',
+    };
     console.log(`rookery is up: store ${location}`);
-    console.log(`node1 (pid ${process.pid}) on ${address}`);
-    const labels: Record<string, string> = { smtp: 'SMTP (MX, STARTTLS)', smtps: 'SMTP over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS' };
-    for (const [service, port] of Object.entries(node.ports)) console.log(`  ${labels[service]!.padEnd(22)}${address}:${port}`);
-    const domains = await store.directory.listDomains();
+    for (const [i, child] of children.entries()) console.log(`  ${child.name.padEnd(8)}pid ${String(child.process.pid).padEnd(8)}${nodeAddress(i + 1)}`);
+    console.log(`every node listens on (base ${portBase}):`);
+    for (const [service, port] of Object.entries(portsFromBase(portBase, allServices))) {
+      console.log(`  ${(labels[service] ?? service).padEnd(22)}${port}`);
+    }
     if (domains.length === 0) {
       console.log('no mail domains yet; in another terminal:');
       console.log(`  npx rookery domain add example.org${values.store ? ` --store ${location}` : ''}`);
       console.log(`  npx rookery user add me@example.org --password secret${values.store ? ` --store ${location}` : ''}`);
     }
-    console.log('Ctrl-C stops it.');
-    stopOnSignals(async () => {
-      await node.stop();
-      await store.close();
-    });
+    console.log('rookery status shows the nodes and their health. Ctrl-C stops it.');
+
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) return;
+      signalled = true;
+      process.stderr.write(`rookery: ${signal}: stopping ${children.length} node(s)\n`);
+      stopAll().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   },
 };

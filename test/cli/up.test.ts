@@ -11,12 +11,14 @@ import { python, run } from '../helpers/clients.js';
 import { tempDir } from '../helpers/temp.js';
 import { freePortBase } from '../helpers/ports.js';
 
-test('rookery up serves SMTP and POP3 on 127.0.0.11 and stops on SIGTERM', async () => {
+test('rookery up serves SMTP and POP3 on 127.0.0.11 and stops on SIGTERM, children included', async () => {
   const dir = await tempDir('rookery-up-');
   const base = await freePortBase('127.0.0.11');
   const child = spawn(process.execPath, [rookeryBin, 'up', '--store', dir, '--port-base', String(base)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
+    // Its own process group, so a failed test can end the nodes with it.
+    detached: true,
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
@@ -32,8 +34,9 @@ test('rookery up serves SMTP and POP3 on 127.0.0.11 and stops on SIGTERM', async
       });
       void exited.then((code) => reject(new Error(`rookery up exited with ${code}: ${out}`)));
     });
-    assert.match(out, new RegExp(`SMTP \\(MX, STARTTLS\\)\\s+127\\.0\\.0\\.11:${base + 25}`));
-    assert.match(out, new RegExp(`POP3 over TLS\\s+127\\.0\\.0\\.11:${base + 995}`));
+    assert.match(out, /node1\s+pid \d+\s+127\.0\.0\.11/);
+    assert.match(out, new RegExp(`SMTP \\(MX, STARTTLS\\)\\s+${base + 25}`));
+    assert.match(out, new RegExp(`POP3 over TLS\\s+${base + 995}`));
     assert.match(out, /rookery domain add/, 'an empty store gets a hint on what to do first');
 
     assert.equal((await rookery(['domain', 'add', 'example.org', '--store', dir])).code, 0);
@@ -51,10 +54,76 @@ p.quit()
     assert.match(body, /Subject: first/);
     assert.match(body, /hello from swaks/);
 
+    const status = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
+    const node1 = status.nodes.find((n: { name: string }) => n.name === 'node1');
+    assert.equal(node1.state, 'up');
+    assert.equal(node1.address, '127.0.0.11');
+    assert.deepEqual(node1.services.smtp, { port: base + 25, healthy: true });
+    const pid = Number(/node1\s+pid (\d+)/.exec(out)![1]);
+    assert.equal(node1.pid, pid);
+
     child.kill('SIGTERM');
     assert.equal(await exited, 0, 'a clean stop exits 0');
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the node process is gone too');
+    const after = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
+    assert.equal(after.nodes[0].state, 'down');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    killGroup(child.pid!);
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('rookery up --nodes 3: three processes on .11-.13; a killed node shows down and stays down', async () => {
+  const dir = await tempDir('rookery-up3-');
+  const base = await freePortBase('127.0.0.11');
+  const child = spawn(process.execPath, [rookeryBin, 'up', '--nodes', '3', '--store', dir, '--port-base', String(base)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
+    // Its own process group, so a failed test can end the nodes with it.
+    detached: true,
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  try {
+    await waitFor(() => out.includes('Ctrl-C stops it'), 30000, () => `rookery up did not start: ${out}`);
+    const pids = [1, 2, 3].map((i) => Number(new RegExp(`node${i}\\s+pid (\\d+)\\s+127\\.0\\.0\\.1${i}`).exec(out)![1]));
+    const status = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
+    assert.deepEqual(status.nodes.map((n: { name: string; state: string }) => [n.name, n.state]), [['node1', 'up'], ['node2', 'up'], ['node3', 'up']]);
+
+    process.kill(pids[1]!, 'SIGKILL');
+    await waitFor(() => out.includes('node2'), 10000, () => 'up did not notice');
+    await waitFor(async () => {
+      const s = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
+      return s.nodes.find((n: { name: string }) => n.name === 'node2').state === 'down';
+    }, 10000, () => 'node2 never showed down');
+    assert.match(out, /node2 \(pid \d+\) was killed by SIGKILL; it stays down/);
+    const text = (await rookery(['status', '--store', dir])).stdout;
+    assert.match(text, /node2\s+node\s+127\.0\.0\.12\s+\d+\s+down\s+sp/, text);
+    assert.match(text, /node1\s+node\s+127\.0\.0\.11\s+\d+\s+up\s+SP/, text);
+
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    for (const pid of [pids[0]!, pids[2]!]) assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  } finally {
+    killGroup(child.pid!);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Ends `rookery up` and every node it started, whatever state the test left them in. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(message());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

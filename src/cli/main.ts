@@ -10,6 +10,7 @@ import { aliasCommand } from './alias.js';
 import { configCommand } from './config.js';
 import { domainCommand } from './domain.js';
 import { forwardCommand } from './forward.js';
+import { lbCommand } from './lb.js';
 import { nodeCommand } from './node.js';
 import { statusCommand } from './status.js';
 import { storeCommand } from './store.js';
@@ -20,6 +21,7 @@ import { userCommand } from './user.js';
 export const commands: CommandGroup[] = [
   upCommand,
   nodeCommand,
+  lbCommand,
   statusCommand,
   domainCommand,
   userCommand,

@@ -8,6 +8,7 @@ import { UsageError } from './args.js';
 import type { CommandGroup } from './command.js';
 import { aliasCommand } from './alias.js';
 import { configCommand } from './config.js';
+import { dnsCommand } from './dns.js';
 import { domainCommand } from './domain.js';
 import { forwardCommand } from './forward.js';
 import { lbCommand } from './lb.js';
@@ -22,6 +23,7 @@ export const commands: CommandGroup[] = [
   upCommand,
   nodeCommand,
   lbCommand,
+  dnsCommand,
   statusCommand,
   domainCommand,
   userCommand,

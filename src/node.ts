@@ -9,6 +9,7 @@ import { isStoreError } from './store/errors.js';
 import { version } from './version.js';
 import { limitsFromSettings } from './config/limits.js';
 import { ensureCertificate } from './net/tls.js';
+import { TrustedProxies } from './net/proxy-accept.js';
 import { createSmtpService } from './protocols/smtp/index.js';
 import { createPop3Service } from './protocols/pop3/index.js';
 import { createImapService } from './protocols/imap/index.js';
@@ -46,12 +47,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const settings = await opts.store.settings.all();
   const limits = limitsFromSettings(settings);
   let tls: TlsMaterial = await ensureCertificate(opts.store, opts.hostname);
+  // Traffic managers in the registry send a PROXY header naming the client.
+  const trustedProxies = new TrustedProxies(opts.store.cluster);
+  await trustedProxies.start();
   const ctx: ServiceContext = {
     store: opts.store,
     limits,
     hostname: opts.hostname,
     tls: () => tls,
     logger,
+    trustedProxies,
   };
 
   const factories: Record<ServiceName, () => NetService> = {
@@ -74,6 +79,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     }
   } catch (err) {
     await Promise.allSettled(running.map((s) => s.close()));
+    trustedProxies.stop();
     throw err;
   }
 
@@ -113,6 +119,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       await opts.store.cluster.setState(opts.name, 'draining').catch(() => undefined);
       await Promise.allSettled(running.map((s) => s.close()));
       await opts.store.cluster.setState(opts.name, 'down').catch(() => undefined);
+      trustedProxies.stop();
     },
   };
 }

@@ -23,6 +23,13 @@ export interface BalancerOptions {
   name: string;
   /** The virtual address the services listen on. */
   address: string;
+  /**
+   * The local address connections to backends (and health checks) come
+   * from; nodes believe PROXY headers only from a traffic manager's source
+   * address, so it must differ from where direct clients connect from. The
+   * system picks one when not given.
+   */
+  sourceAddress?: string;
   /** Services listen on portBase + standard port; static servers without their own base use it too. */
   portBase: number;
   services: VirtualServiceName[];
@@ -89,6 +96,7 @@ export class Balancer {
           port: m.port ?? (server.portBase ?? opts.portBase) + specOf(m.service).standardPort,
           weight: m.weight,
           proxyProtocol: pool.proxyProtocol,
+          ...(opts.sourceAddress ? { sourceAddress: opts.sourceAddress } : {}),
           check: pool.check,
           source: 'static',
         });
@@ -186,6 +194,7 @@ export class Balancer {
       name: this.opts.name,
       role: 'balancer' as const,
       address: this.opts.address,
+      ...(this.opts.sourceAddress ? { sourceAddress: this.opts.sourceAddress } : {}),
       host: this.opts.hostname,
       pid: process.pid,
       version: this.opts.version,
@@ -217,7 +226,11 @@ export class Balancer {
       for (const service of this.pools.keys()) {
         const health = m.services[service];
         if (!health?.healthy) continue;
-        specs.push({ service, name: m.name, address: m.address, port: health.port, weight: 1, proxyProtocol: config.proxyProtocol, check: config.check, source: 'registry' });
+        specs.push({
+          service, name: m.name, address: m.address, port: health.port, weight: 1, proxyProtocol: config.proxyProtocol,
+          ...(this.opts.sourceAddress ? { sourceAddress: this.opts.sourceAddress } : {}),
+          check: config.check, source: 'registry',
+        });
       }
     }
     this.registrySpecs = specs;

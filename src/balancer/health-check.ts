@@ -22,6 +22,8 @@ export interface CheckTarget {
   tls: boolean;
   /** Open with a PROXY v2 LOCAL header, as a backend expecting PROXY from us requires. */
   proxyProtocol: boolean;
+  /** Local address to connect from, as relayed connections do. */
+  sourceAddress?: string;
   /** The name we give in EHLO and Host. */
   hostname: string;
 }
@@ -148,7 +150,7 @@ export function runHealthCheck(target: CheckTarget, timeoutMs: number): Promise<
       resolve(result);
     };
     const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    const raw = netConnect({ host: target.address, port: target.port });
+    const raw = netConnect({ host: target.address, port: target.port, ...(target.sourceAddress ? { localAddress: target.sourceAddress } : {}) });
     sockets.push(raw);
     raw.on('error', (e) => finish({ ok: false, reason: e.message }));
     raw.once('connect', () => {

@@ -24,6 +24,8 @@ export interface BackendSpec {
   weight: number;
   /** Send a PROXY v2 header on relayed connections (and LOCAL on checks). */
   proxyProtocol: boolean;
+  /** Local address to connect from (the traffic manager's source address), or the system's choice. */
+  sourceAddress?: string;
   check: CheckSettings;
   source: BackendSource;
 }
@@ -98,6 +100,7 @@ export class Backend implements Schedulable {
         protocol: spec.check,
         tls: spec.tls,
         proxyProtocol: this.spec.proxyProtocol,
+        ...(this.spec.sourceAddress ? { sourceAddress: this.spec.sourceAddress } : {}),
         hostname: this.hostname,
       }, this.spec.check.timeoutMs);
       if (this.stopped) return;

@@ -124,7 +124,12 @@ export class VirtualService {
 
   private connectTo(backend: Backend): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: backend.spec.address, port: backend.spec.port, allowHalfOpen: true });
+      const socket = connect({
+        host: backend.spec.address,
+        port: backend.spec.port,
+        allowHalfOpen: true,
+        ...(backend.spec.sourceAddress ? { localAddress: backend.spec.sourceAddress } : {}),
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`no connection within ${this.settings.connectTimeoutMs} ms`));

@@ -18,7 +18,7 @@ import type { CommandGroup, OptionValues } from './command.js';
 import { defaultPortBase, stopOnSignals } from './node.js';
 
 const usage = [
-  'rookery lb [--address ADDR] [--port-base N] [--name NAME] [--config FILE] [--services smtp,pop3,...] [--scheduler round-robin|least-connections] [--proxy-protocol]\n' +
+  'rookery lb [--address ADDR] [--port-base N] [--name NAME] [--config FILE] [--services smtp,pop3,...] [--scheduler round-robin|least-connections] [--proxy-protocol [--source-address ADDR]]\n' +
   '           [--standby-of ADDR:PORT ...] [--heartbeat-address ADDR] [--heartbeat-port N] [--heartbeat-delay-ms N] [--max-lost-heartbeats N]',
   'rookery lb keepalived-config --address VIRTUAL_ADDR --interface IFACE [--state MASTER|BACKUP] [--priority N] [--router-id N] [--peer ADDR ...] [--auth-pass P] [--heartbeat ADDR:PORT] [--port-base N]',
   'rookery lb ping ADDR:PORT [--timeout-ms N]',
@@ -70,6 +70,7 @@ async function runBalancer(args: string[]): Promise<void> {
     services: { type: 'string' },
     scheduler: { type: 'string' },
     'proxy-protocol': { type: 'boolean' },
+    'source-address': { type: 'string' },
     'standby-of': { type: 'string', multiple: true },
     'heartbeat-address': { type: 'string' },
     'heartbeat-port': { type: 'string' },
@@ -112,6 +113,7 @@ async function runBalancer(args: string[]): Promise<void> {
     balancer = await Balancer.start({
       name,
       address,
+      ...(values['source-address'] ? { sourceAddress: values['source-address'] } : {}),
       portBase,
       services,
       config,

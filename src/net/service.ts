@@ -21,6 +21,11 @@ export interface ServiceContext {
   /** Current certificate; a function so a replaced certificate is picked up by new connections. */
   tls(): TlsMaterial;
   logger: Logger;
+  /**
+   * Which peers are traffic managers whose connections start with a PROXY
+   * header naming the real client; none when absent (tests, single nodes).
+   */
+  trustedProxies?: { trusts(address: string | undefined): boolean };
 }
 
 /** A listening protocol service. */

@@ -15,7 +15,9 @@ export function defaultStoreLocation(): string {
 
 export async function openStore(location: string): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(location)) {
-    throw new StoreError('unavailable', 'the PostgreSQL store is not part of this version yet; use a directory path for the embedded store');
+    // Loaded on demand: the embedded store never pays for the PostgreSQL driver.
+    const { openPostgresStore } = await import('./postgres/index.js');
+    return openPostgresStore(location);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new StoreError('bad-parameters', `"${location}" is neither a directory path nor a postgres:// URL`);

@@ -357,6 +357,11 @@ export interface MemberRegistration {
   role: MemberRole;
   /** The address its services listen on (or a traffic manager's virtual address). */
   address: string;
+  /**
+   * For a traffic manager: the address its connections to the nodes come
+   * from, whose PROXY headers nodes believe; its `address` when not given.
+   */
+  sourceAddress?: string;
   /** The machine it runs on (os.hostname()), so `status` can tell local processes. */
   host: string;
   pid: number;

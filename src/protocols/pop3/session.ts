@@ -39,6 +39,8 @@ export class ConnectionGone extends Error {
 export interface SessionOptions {
   /** True when the connection is already encrypted (implicit TLS). */
   secure: boolean;
+  /** The real client's address (from a traffic manager's PROXY header, or the peer). */
+  clientAddress?: string;
   /** Called once when the connection is gone and the session cleaned up. */
   onClosed(): void;
 }
@@ -73,7 +75,7 @@ export class Pop3Session {
     this.ctx = ctx;
     this.secure = opts.secure;
     this.onClosed = opts.onClosed;
-    this.log = ctx.logger.child({ service: opts.secure ? 'pop3s' : 'pop3', session: this.id, remote: socket.remoteAddress });
+    this.log = ctx.logger.child({ service: opts.secure ? 'pop3s' : 'pop3', session: this.id, remote: opts.clientAddress ?? socket.remoteAddress });
     this.splitter = new LineSplitter(ctx.limits.maxPop3LineBytes);
     // RFC 1939 section 3: an autologout timer closes the connection without
     // a reply and without entering UPDATE.

@@ -65,7 +65,7 @@ export function createSmtpService(ctx: ServiceContext, opts: { implicitTls: bool
       onRcptTo: rcptToHandler(sctx),
       onData: dataHandler(sctx, track),
     },
-    { maxBadCommands: limits.maxSmtpBadCommands, maxLineBytes: limits.maxSmtpLineBytes, greetingDelayMs: limits.smtpGreetingDelayMs },
+    { maxBadCommands: limits.maxSmtpBadCommands, maxLineBytes: limits.maxSmtpLineBytes, greetingDelayMs: limits.smtpGreetingDelayMs, trustedProxies: ctx.trustedProxies },
   );
   server.on('error', (err: Error) => log.warn({ err }, 'smtp connection error'));
 

@@ -27,6 +27,8 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { readProxyHeader } from '../../net/proxy-accept.js';
 import { ENHANCED_PREFIX, replies } from './replies.js';
 
 /** Settings of the adapter beyond smtp-server's own options. */
@@ -37,7 +39,12 @@ export interface AdapterOptions {
   maxLineBytes: number;
   /** Wait before the greeting; 0 greets at once. */
   greetingDelayMs: number;
+  /** Peers whose connections start with a PROXY header (traffic managers). */
+  trustedProxies?: { trusts(address: string | undefined): boolean };
 }
+
+/** How long a trusted traffic manager has to send its PROXY header. */
+const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 const connections = new WeakMap<SMTPServerSession, RookeryConnection>();
 
@@ -118,6 +125,31 @@ export class RookerySmtpServer extends SMTPServer {
   constructor(options: SMTPServerOptions, adapter: AdapterOptions) {
     super(options);
     this.adapter = adapter;
+  }
+
+  /**
+   * 5. The PROXY header: smtp-server reads only v1 and from a fixed list;
+   *    the traffic manager sends v2, and the trusted list is the cluster
+   *    registry's, read live. The shared reader in src/net does both.
+   */
+  override _expectsProxyHeader(socket: Socket): boolean {
+    return this.adapter.trustedProxies?.trusts(socket.remoteAddress) ?? false;
+  }
+
+  override _handleProxy(socket: Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    if (!this._expectsProxyHeader(socket)) {
+      super._handleProxy(socket, callback);
+      return;
+    }
+    const id = BigInt(`0x${randomBytes(10).toString('hex')}`).toString(32).padStart(16, '0');
+    readProxyHeader(socket, { timeoutMs: PROXY_HEADER_TIMEOUT_MS }).then(
+      (client) => callback(null, { id, remoteAddress: client.address, remotePort: client.port } as Parameters<typeof callback>[1]),
+      (err: Error) => {
+        socket.on('error', () => undefined);
+        socket.destroy();
+        callback(err);
+      },
+    );
   }
 
   override connect(socket: Socket | TLSSocket, socketOptions?: ConstructorParameters<typeof SMTPConnection>[2]): void {

@@ -14,6 +14,7 @@ interface MemberRow {
   state: string;
   started_at: number;
   heartbeat_at: number;
+  source_address: string | null;
 }
 
 const defaultStaleAfterMs = 3000;
@@ -25,6 +26,7 @@ function toMember(row: MemberRow, staleAfterMs: number, now: number): Member {
     name: row.name,
     role: row.role as MemberRole,
     address: row.address,
+    ...(row.source_address ? { sourceAddress: row.source_address } : {}),
     host: row.host,
     pid: row.pid,
     version: row.version,
@@ -52,12 +54,13 @@ export class SqliteClusterRegistry implements ClusterRegistry {
     }
     const now = Date.now();
     this.run('registering a cluster member', () => this.db.prepare(`INSERT INTO cluster_members
-        (name, role, address, host, pid, version, services, state, started_at, heartbeat_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 'up', ?, ?)
-      ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address, host = excluded.host,
+        (name, role, address, source_address, host, pid, version, services, state, started_at, heartbeat_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'up', ?, ?)
+      ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address,
+        source_address = excluded.source_address, host = excluded.host,
         pid = excluded.pid, version = excluded.version, services = excluded.services, state = 'up',
         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`)
-      .run(member.name, member.role, member.address, member.host, member.pid, member.version, JSON.stringify(member.services), now, now));
+      .run(member.name, member.role, member.address, member.sourceAddress ?? null, member.host, member.pid, member.version, JSON.stringify(member.services), now, now));
   }
 
   async heartbeat(name: string, services: Record<string, ServiceHealth>): Promise<void> {

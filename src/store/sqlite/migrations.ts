@@ -119,6 +119,11 @@ export const migrations: { version: number; description: string; sql: string }[]
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    description: 'cluster registry: the source address of a traffic manager',
+    sql: `ALTER TABLE cluster_members ADD COLUMN source_address TEXT;`,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

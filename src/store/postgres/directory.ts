@@ -1,0 +1,363 @@
+/** The directory (domains, users, aliases, forwards) on PostgreSQL. */
+import { StoreError } from '../errors.js';
+import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
+import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
+import { defaultMailboxes } from '../default-mailboxes.js';
+import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId, UserRole } from '../types.js';
+import { q, type Client, type Pg } from './database.js';
+import { isForeignKeyViolation, isUniqueViolation, pgStoreError } from './errors.js';
+
+interface UserRow {
+  id: number;
+  address: string;
+  quota_bytes: number;
+  used_bytes: number;
+  customer_id: string;
+  enabled: boolean;
+  role: string;
+  created_at: number;
+  password_hash: string;
+}
+
+const roles: readonly UserRole[] = ['admin', 'domain-admin', 'user'];
+/** Aliases pointing at aliases are followed this deep before the chain is called a loop. */
+const maxAliasDepth = 10;
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id as UserId,
+    address: row.address,
+    quotaBytes: row.quota_bytes,
+    usedBytes: row.used_bytes,
+    customerId: row.customer_id,
+    enabled: row.enabled,
+    role: row.role as UserRole,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function checkQuota(quota: number | undefined): void {
+  if (quota !== undefined && (!Number.isSafeInteger(quota) || quota < 0)) {
+    throw new StoreError('bad-parameters', `quota must be a whole number of bytes (0 for unlimited), not ${quota}`);
+  }
+}
+
+function checkRole(role: string | undefined): void {
+  if (role !== undefined && !roles.includes(role as UserRole)) {
+    throw new StoreError('bad-parameters', `role must be one of ${roles.join(', ')}, not "${role}"`);
+  }
+}
+
+function checkPassword(password: string | undefined): void {
+  if (password !== undefined && (password.length === 0 || password.length > 1024)) {
+    throw new StoreError('bad-parameters', 'a password must have between 1 and 1024 characters');
+  }
+}
+
+/** Alias addresses are full addresses or "@domain" for a catch-all. */
+function normalizeAliasAddress(address: string): string {
+  const trimmed = address.trim();
+  if (trimmed.startsWith('@')) return `@${normalizeDomain(trimmed.slice(1))}`;
+  return normalizeAddress(trimmed);
+}
+
+function noDomain(domain: string): StoreError {
+  return new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);
+}
+
+export class PgDirectory implements Directory {
+  constructor(private readonly db: Pg) {}
+
+  private async requireDomain(c: Client, domain: string): Promise<void> {
+    if ((await q(c, 'SELECT 1 FROM domains WHERE name = $1', [domain])).length === 0) throw noDomain(domain);
+  }
+
+  async addDomain(name: string): Promise<Domain> {
+    const domain = normalizeDomain(name);
+    const createdAt = Date.now();
+    try {
+      await this.db.pool.query('INSERT INTO domains (name, created_at) VALUES ($1, $2)', [domain, createdAt]);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StoreError('exists', `domain ${domain} exists already`);
+      throw pgStoreError(err, 'adding a domain');
+    }
+    return { name: domain, createdAt: new Date(createdAt) };
+  }
+
+  async listDomains(): Promise<Domain[]> {
+    const rows = await this.db.query<{ name: string; created_at: number }>('listing domains', 'SELECT name, created_at FROM domains ORDER BY name');
+    return rows.map((r) => ({ name: r.name, createdAt: new Date(r.created_at) }));
+  }
+
+  async removeDomain(name: string): Promise<void> {
+    const domain = normalizeDomain(name);
+    await this.db.transaction('removing a domain', async (c) => {
+      // The row lock waits for (and then sees) users and aliases being added in
+      // the domain right now: their foreign keys hold a share lock on this row.
+      if ((await q(c, 'SELECT 1 FROM domains WHERE name = $1 FOR UPDATE', [domain])).length === 0) throw noDomain(domain);
+      const [counts] = await q<{ users: number; aliases: number }>(c, `SELECT
+          (SELECT count(*) FROM users WHERE domain = $1) AS users,
+          (SELECT count(DISTINCT address) FROM aliases WHERE domain = $1) AS aliases`, [domain]);
+      if (counts!.users > 0 || counts!.aliases > 0) {
+        throw new StoreError('exists', `domain ${domain} still has ${counts!.users} user(s) and ${counts!.aliases} alias(es); remove them first`);
+      }
+      await q(c, 'DELETE FROM forwards WHERE domain = $1', [domain]);
+      await q(c, 'DELETE FROM domains WHERE name = $1', [domain]);
+    });
+  }
+
+  async isLocalDomain(name: string): Promise<boolean> {
+    let domain: string;
+    try {
+      domain = normalizeDomain(name);
+    } catch {
+      return false;
+    }
+    return (await this.db.query('looking up a domain', 'SELECT 1 FROM domains WHERE name = $1', [domain])).length > 0;
+  }
+
+  async addUser(user: NewUser): Promise<User> {
+    const address = normalizeAddress(user.address);
+    checkQuota(user.quotaBytes);
+    checkRole(user.role);
+    checkPassword(user.password);
+    const hash = await hashPassword(user.password);
+    const createdAt = Date.now();
+    const uidValidity = Math.floor(createdAt / 1000);
+    return this.db.transaction('adding a user', async (c) => {
+      const domain = domainOf(address);
+      await this.requireDomain(c, domain);
+      let row: UserRow;
+      try {
+        // The unique address catches a user added concurrently ('exists'); the
+        // domain's foreign key catches the domain removed in between ('not-found').
+        [row] = await q<UserRow>(c, `INSERT INTO users (address, domain, password_hash, quota_bytes, customer_id, enabled, role, created_at, last_uid_validity)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+        [address, domain, hash, user.quotaBytes ?? 0, user.customerId ?? '', user.enabled !== false, user.role ?? 'user', createdAt, uidValidity]) as [UserRow];
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('exists', `user ${address} exists already`);
+        if (isForeignKeyViolation(err)) throw noDomain(domain);
+        throw err;
+      }
+      await q(c, `INSERT INTO mailboxes (user_id, name, special_use, uid_validity)
+        SELECT $1, name, special_use, $2 FROM unnest($3::text[], $4::text[]) AS d(name, special_use)`,
+      [row.id, uidValidity, defaultMailboxes.map((m) => m.name), defaultMailboxes.map((m) => m.specialUse)]);
+      await q(c, 'INSERT INTO subscriptions (user_id, name) SELECT $1, unnest($2::text[])', [row.id, defaultMailboxes.map((m) => m.name)]);
+      return toUser(row);
+    });
+  }
+
+  async getUser(address: string): Promise<User | null> {
+    let normalized: string;
+    try {
+      normalized = normalizeAddress(address);
+    } catch {
+      return null;
+    }
+    const rows = await this.db.query<UserRow>('looking up a user', 'SELECT * FROM users WHERE address = $1', [normalized]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async getUserById(id: UserId): Promise<User | null> {
+    if (!Number.isSafeInteger(id)) return null;
+    const rows = await this.db.query<UserRow>('looking up a user', 'SELECT * FROM users WHERE id = $1', [id]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async listUsers(domain?: string): Promise<User[]> {
+    const rows = domain === undefined
+      ? await this.db.query<UserRow>('listing users', 'SELECT * FROM users ORDER BY address')
+      : await this.db.query<UserRow>('listing users', 'SELECT * FROM users WHERE domain = $1 ORDER BY address', [normalizeDomain(domain)]);
+    return rows.map(toUser);
+  }
+
+  async updateUser(address: string, changes: UserChanges): Promise<User> {
+    const normalized = normalizeAddress(address);
+    checkQuota(changes.quotaBytes);
+    checkRole(changes.role);
+    checkPassword(changes.password);
+    const hash = changes.password !== undefined ? await hashPassword(changes.password) : undefined;
+    // One statement: only the columns given change, whatever else changes concurrently (used_bytes).
+    const rows = await this.db.query<UserRow>('changing a user', `UPDATE users SET
+        password_hash = coalesce($2, password_hash),
+        quota_bytes = coalesce($3, quota_bytes),
+        customer_id = coalesce($4, customer_id),
+        enabled = coalesce($5, enabled),
+        role = coalesce($6, role)
+      WHERE address = $1 RETURNING *`,
+    [normalized, hash ?? null, changes.quotaBytes ?? null, changes.customerId ?? null, changes.enabled ?? null, changes.role ?? null]);
+    if (!rows[0]) throw new StoreError('not-found', `no user ${normalized}`);
+    return toUser(rows[0]);
+  }
+
+  async removeUser(address: string): Promise<void> {
+    const normalized = normalizeAddress(address);
+    await this.db.transaction('removing a user', async (c) => {
+      // Mailboxes, messages, tombstones, subscriptions and the maildrop lock go with it (ON DELETE CASCADE).
+      const removed = await q(c, 'DELETE FROM users WHERE address = $1 RETURNING id', [normalized]);
+      if (removed.length === 0) throw new StoreError('not-found', `no user ${normalized}`);
+      await q(c, 'DELETE FROM forwards WHERE address = $1', [normalized]);
+    });
+  }
+
+  async authenticate(address: string, password: string): Promise<User | null> {
+    let normalized: string | null = null;
+    try {
+      normalized = normalizeAddress(address);
+    } catch {
+      // fall through: still spend the time a real check takes
+    }
+    const row = normalized === null ? undefined
+      : (await this.db.query<UserRow>('checking a password', 'SELECT * FROM users WHERE address = $1', [normalized]))[0];
+    const ok = await verifyPassword(password, row?.password_hash ?? unmatchableHash);
+    if (!row || !ok || !row.enabled) return null;
+    return toUser(row);
+  }
+
+  async addAlias(address: string, targets: string[]): Promise<Alias> {
+    const alias = normalizeAliasAddress(address);
+    if (targets.length === 0) throw new StoreError('bad-parameters', 'an alias needs at least one target');
+    const normalizedTargets = [...new Set(targets.map((t) => normalizeAddress(t)))];
+    return this.db.transaction('adding an alias', async (c) => {
+      const domain = domainOf(alias);
+      await this.requireDomain(c, domain);
+      // Two admins adding to one alias at once would compute the same positions;
+      // a lock on the alias's name orders them (released at commit).
+      await q(c, 'SELECT pg_advisory_xact_lock(hashtext($1))', [`alias:${alias}`]);
+      const existing = await q<{ target: string }>(c, 'SELECT target FROM aliases WHERE address = $1', [alias]);
+      const have = new Set(existing.map((r) => r.target));
+      const fresh = normalizedTargets.filter((t) => !have.has(t));
+      if (fresh.length > 0) {
+        try {
+          await q(c, `INSERT INTO aliases (address, domain, target, position)
+            SELECT $1, $2, t, $3 + o - 1 FROM unnest($4::text[]) WITH ORDINALITY AS x(t, o)`, [alias, domain, existing.length, fresh]);
+        } catch (err) {
+          if (isForeignKeyViolation(err)) throw noDomain(domain);
+          throw err;
+        }
+      }
+      return { address: alias, targets: await this.aliasTargets(c, alias) };
+    });
+  }
+
+  private async aliasTargets(c: Client, alias: string): Promise<string[]> {
+    return (await q<{ target: string }>(c, 'SELECT target FROM aliases WHERE address = $1 ORDER BY position', [alias])).map((r) => r.target);
+  }
+
+  async listAliases(domain?: string): Promise<Alias[]> {
+    const rows = domain === undefined
+      ? await this.db.query<{ address: string; target: string }>('listing aliases', 'SELECT address, target FROM aliases ORDER BY address, position')
+      : await this.db.query<{ address: string; target: string }>('listing aliases',
+        'SELECT address, target FROM aliases WHERE domain = $1 ORDER BY address, position', [normalizeDomain(domain)]);
+    const byAddress = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = byAddress.get(r.address) ?? [];
+      list.push(r.target);
+      byAddress.set(r.address, list);
+    }
+    return [...byAddress].map(([address, targets]) => ({ address, targets }));
+  }
+
+  async removeAlias(address: string): Promise<void> {
+    const alias = normalizeAliasAddress(address);
+    const rows = await this.db.query('removing an alias', 'DELETE FROM aliases WHERE address = $1 RETURNING 1', [alias]);
+    if (rows.length === 0) throw new StoreError('not-found', `no alias ${alias}`);
+  }
+
+  async addForward(address: string, target: string, keepCopy = false): Promise<Forward> {
+    const from = normalizeAddress(address);
+    const to = normalizeAddress(target);
+    if (from === to) throw new StoreError('bad-parameters', 'an address cannot forward to itself');
+    return this.db.transaction('adding a forward', async (c) => {
+      // The user's row is share-locked so it cannot be removed before this commits.
+      if ((await q(c, 'SELECT 1 FROM users WHERE address = $1 FOR KEY SHARE', [from])).length === 0) {
+        throw new StoreError('not-found', `no user ${from}; forwards belong to users`);
+      }
+      try {
+        await q(c, 'INSERT INTO forwards (address, domain, target, keep_copy) VALUES ($1, $2, $3, $4)', [from, domainOf(from), to, keepCopy]);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('exists', `${from} forwards to ${to} already`);
+        throw err;
+      }
+      return { address: from, target: to, keepCopy };
+    });
+  }
+
+  async listForwards(domain?: string): Promise<Forward[]> {
+    const rows = domain === undefined
+      ? await this.db.query<{ address: string; target: string; keep_copy: boolean }>('listing forwards',
+        'SELECT address, target, keep_copy FROM forwards ORDER BY address, target')
+      : await this.db.query<{ address: string; target: string; keep_copy: boolean }>('listing forwards',
+        'SELECT address, target, keep_copy FROM forwards WHERE domain = $1 ORDER BY address, target', [normalizeDomain(domain)]);
+    return rows.map((r) => ({ address: r.address, target: r.target, keepCopy: r.keep_copy }));
+  }
+
+  async removeForward(address: string, target: string): Promise<void> {
+    const rows = await this.db.query('removing a forward', 'DELETE FROM forwards WHERE address = $1 AND target = $2 RETURNING 1',
+      [normalizeAddress(address), normalizeAddress(target)]);
+    if (rows.length === 0) throw new StoreError('not-found', `${address} does not forward to ${target}`);
+  }
+
+  async resolveRecipient(address: string): Promise<Resolution | null> {
+    let start: string;
+    try {
+      start = normalizeAddress(address);
+    } catch {
+      return null;
+    }
+    // One snapshot for the whole walk, so a change made meanwhile is seen entirely or not at all.
+    return this.db.transaction('resolving a recipient', async (c) => {
+      const local = new Map<number, User>();
+      const remote = new Set<string>();
+      const seen = new Set<string>();
+      const localDomains = new Map<string, boolean>();
+      const isLocal = async (d: string): Promise<boolean> => {
+        let known = localDomains.get(d);
+        if (known === undefined) {
+          known = (await q(c, 'SELECT 1 FROM domains WHERE name = $1', [d])).length > 0;
+          localDomains.set(d, known);
+        }
+        return known;
+      };
+
+      // Returns whether anything answered to the address.
+      const visit = async (addr: string, depth: number): Promise<boolean> => {
+        if (seen.has(addr)) return true; // a loop or a repeat: its targets are already counted
+        seen.add(addr);
+        const domain = domainOf(addr);
+        if (!(await isLocal(domain))) {
+          remote.add(addr);
+          return true;
+        }
+        if (depth > maxAliasDepth) return false;
+        const aliasTargets = await this.aliasTargets(c, addr);
+        if (aliasTargets.length > 0) {
+          let any = false;
+          for (const t of aliasTargets) any = (await visit(t, depth + 1)) || any;
+          return any;
+        }
+        const [row] = await q<UserRow>(c, 'SELECT * FROM users WHERE address = $1', [addr]);
+        if (row) {
+          if (!row.enabled) return false;
+          const forwards = await q<{ target: string; keep_copy: boolean }>(c,
+            'SELECT target, keep_copy FROM forwards WHERE address = $1 ORDER BY target', [addr]);
+          if (forwards.length === 0 || forwards.some((f) => f.keep_copy)) local.set(row.id, toUser(row));
+          for (const f of forwards) await visit(f.target, depth + 1);
+          return true;
+        }
+        const catchAll = await this.aliasTargets(c, `@${domain}`);
+        if (catchAll.length > 0 && depth === 0) {
+          let any = false;
+          for (const t of catchAll) any = (await visit(t, depth + 1)) || any;
+          return any;
+        }
+        return false;
+      };
+
+      if (!(await isLocal(domainOf(start)))) return null;
+      if (!(await visit(start, 0))) return null;
+      if (local.size === 0 && remote.size === 0) return null;
+      return { localUsers: [...local.values()], remoteTargets: [...remote] };
+    }, { readOnly: true });
+  }
+}

@@ -1,0 +1,515 @@
+/**
+ * Mailboxes, messages, quota accounting and maildrop locks on PostgreSQL,
+ * safe with any number of node processes on any number of machines.
+ *
+ * Every change that needs a counter takes row locks first, always in this
+ * order (see database.ts): the user row (quota, mailbox names,
+ * UIDVALIDITY), then mailbox rows by ascending id (uid_next,
+ * highest_modseq), then the messages. A second writer on the same mailbox
+ * waits for the first to commit and then reads the counters it left
+ * (READ COMMITTED re-reads a row it waited for), so UIDs are handed out
+ * once, modseqs ascend, and no read-modify-write of flags or quota is lost.
+ * Flag changes lock the mailbox row only: they touch no quota.
+ *
+ * FOR NO KEY UPDATE rather than FOR UPDATE: it still excludes every other
+ * writer of the row, but lets foreign-key checks of unrelated inserts (a
+ * maildrop lock, a subscription) through.
+ */
+import { StoreError } from '../errors.js';
+import { applyFlagOperation, canonicalMailboxName } from '../sqlite/mail-store.js';
+import type {
+  BlobId, CopyResult, Delivery, DeliveryResult, FlagUpdate, FlagUpdateResult, Mailbox, MailboxChanges, MailboxId, MailboxStatus,
+  MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, Uid, UserId,
+} from '../types.js';
+import { nowMs, q, type Client, type Pg } from './database.js';
+import { isForeignKeyViolation, isUniqueViolation, pgStoreError } from './errors.js';
+
+interface MailboxRow {
+  id: number;
+  user_id: number;
+  name: string;
+  special_use: string | null;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  subscribed: boolean;
+}
+
+interface MessageRow {
+  mailbox_id: number;
+  uid: number;
+  blob_id: string;
+  size: number;
+  internal_date: number;
+  flags: string;
+  modseq: number;
+}
+
+interface UsageRow {
+  id: number;
+  quota_bytes: number;
+  used_bytes: number;
+}
+
+function toMailbox(row: MailboxRow): Mailbox {
+  return {
+    id: row.id as MailboxId,
+    userId: row.user_id as UserId,
+    name: row.name,
+    specialUse: row.special_use as SpecialUse | null,
+    uidValidity: row.uid_validity,
+    uidNext: row.uid_next as Uid,
+    highestModSeq: row.highest_modseq as ModSeq,
+    subscribed: row.subscribed,
+  };
+}
+
+function toMessage(row: MessageRow): MessageRecord {
+  return {
+    mailboxId: row.mailbox_id as MailboxId,
+    uid: row.uid as Uid,
+    blobId: row.blob_id as BlobId,
+    size: row.size,
+    internalDate: new Date(row.internal_date),
+    flags: row.flags === '' ? [] : row.flags.split(' '),
+    modSeq: row.modseq as ModSeq,
+  };
+}
+
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => set.has(f.toLowerCase()));
+}
+
+function sortedUnique(ids: readonly number[]): number[] {
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
+
+/** Ids arrive from callers; a non-integer would only produce a confusing SQL error. */
+function isId(id: number): boolean {
+  return Number.isSafeInteger(id);
+}
+
+/** Mailbox columns with the subscription flag joined in. */
+const mailboxColumns = `m.id, m.user_id, m.name, m.special_use, m.uid_validity, m.uid_next, m.highest_modseq,
+  EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
+
+const messageColumns = 'mailbox_id, uid, blob_id, size, internal_date, flags, modseq';
+
+// ------------------------------------------------------------ locking helpers (inside a transaction)
+
+/** Locks user rows in ascending id order; returns their quota and usage. */
+async function lockUsers(c: Client, ids: readonly number[]): Promise<Map<number, UsageRow>> {
+  const rows = await q<UsageRow>(c, 'SELECT id, quota_bytes, used_bytes FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
+    [sortedUnique(ids)]);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Locks mailbox rows in ascending id order (after their users'); returns them by id. */
+async function lockMailboxes(c: Client, ids: readonly number[]): Promise<Map<number, MailboxRow>> {
+  const rows = await q<MailboxRow>(c, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR NO KEY UPDATE OF m`,
+    [sortedUnique(ids)]);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** The owners of mailboxes (a mailbox never changes owner, so no lock is needed to read it). */
+async function ownersOf(c: Client, ids: readonly number[]): Promise<Map<number, number>> {
+  const rows = await q<{ id: number; user_id: number }>(c, 'SELECT id, user_id FROM mailboxes WHERE id = ANY($1::bigint[])', [sortedUnique(ids)]);
+  return new Map(rows.map((r) => [r.id, r.user_id]));
+}
+
+/**
+ * Locks the owner and then the mailboxes given (which must share one owner
+ * if `sameOwner`); throws 'not-found' naming the first missing mailbox.
+ */
+async function lockForChange(c: Client, mailboxIds: readonly number[], opts: { sameOwner?: boolean } = {}): Promise<{ usage: Map<number, UsageRow>; boxes: Map<number, MailboxRow> }> {
+  const owners = await ownersOf(c, mailboxIds);
+  for (const id of mailboxIds) if (!owners.has(id)) throw new StoreError('not-found', `no mailbox with id ${id}`);
+  if (opts.sameOwner && new Set(owners.values()).size > 1) {
+    throw new StoreError('permission', 'messages can only be copied between mailboxes of one user');
+  }
+  const usage = await lockUsers(c, [...owners.values()]);
+  const boxes = await lockMailboxes(c, mailboxIds);
+  // Deleted between the two reads (its owner's lock was not yet ours).
+  for (const id of mailboxIds) if (!boxes.has(id)) throw new StoreError('not-found', `no mailbox with id ${id}`);
+  return { usage, boxes };
+}
+
+/**
+ * Deletes messages, gives their bytes back to the quota, records
+ * tombstones for QRESYNC and bumps the mailbox's modseq. The owner and the
+ * mailbox must be locked; `mb` is updated. Returns the UIDs removed, ascending.
+ */
+async function removeMessages(c: Client, mb: MailboxRow, uids: readonly number[]): Promise<Uid[]> {
+  const wanted = sortedUnique(uids);
+  if (wanted.length === 0) return [];
+  const modseq = mb.highest_modseq + 1;
+  const deleted = await q<{ uid: number; size: number }>(c,
+    'DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, size', [mb.id, wanted]);
+  if (deleted.length === 0) return [];
+  const removed = deleted.map((r) => r.uid).sort((a, b) => a - b);
+  const freed = deleted.reduce((n, r) => n + r.size, 0);
+  await q(c, `INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u
+    ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq`, [mb.id, removed, modseq]);
+  await q(c, 'UPDATE users SET used_bytes = greatest(0, used_bytes - $1) WHERE id = $2', [freed, mb.user_id]);
+  await q(c, 'UPDATE mailboxes SET highest_modseq = $1 WHERE id = $2', [modseq, mb.id]);
+  mb.highest_modseq = modseq;
+  return removed as Uid[];
+}
+
+/**
+ * Copies rows into another mailbox with new UIDs and one new modseq. The
+ * owner and both mailboxes must be locked; `target` and `usage` are updated.
+ */
+async function copyRows(c: Client, source: MailboxRow, target: MailboxRow, uids: readonly number[], usage: UsageRow, checkQuota: boolean): Promise<CopyResult> {
+  const rows = await q<MessageRow>(c, `SELECT ${messageColumns} FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`,
+    [source.id, sortedUnique(uids)]);
+  const bytes = rows.reduce((n, r) => n + r.size, 0);
+  if (checkQuota && source.id !== target.id) {
+    if (usage.quota_bytes > 0 && usage.used_bytes + bytes > usage.quota_bytes) throw new StoreError('over-quota', 'the copy would exceed the quota');
+  }
+  const modseq = target.highest_modseq + 1;
+  const mapping: CopyResult['mapping'] = rows.map((r, i) => ({ sourceUid: r.uid as Uid, destinationUid: (target.uid_next + i) as Uid }));
+  if (rows.length > 0) {
+    await q(c, `INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq)
+      SELECT $1, uid, blob_id, size, internal_date, flags, $2
+      FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS v(uid, blob_id, size, internal_date, flags)`,
+    [target.id, modseq, mapping.map((m) => m.destinationUid), rows.map((r) => r.blob_id), rows.map((r) => r.size),
+      rows.map((r) => r.internal_date), rows.map((r) => r.flags)]);
+    target.uid_next += rows.length;
+    target.highest_modseq = modseq;
+    await q(c, 'UPDATE mailboxes SET uid_next = $1, highest_modseq = $2 WHERE id = $3', [target.uid_next, modseq, target.id]);
+    await q(c, 'UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2', [bytes, target.user_id]);
+    usage.used_bytes += bytes;
+  }
+  return { destinationUidValidity: target.uid_validity, mapping };
+}
+
+/**
+ * Inserts a mailbox row, subscribed, with a fresh UIDVALIDITY: seconds now,
+ * or one more than the last this user was given, so a name deleted and
+ * created again never reuses one. The owner must be locked.
+ */
+async function insertMailbox(c: Client, userId: number, name: string, specialUse: SpecialUse | null): Promise<MailboxRow> {
+  const [user] = await q<{ v: number }>(c,
+    'UPDATE users SET last_uid_validity = greatest($2::bigint, last_uid_validity + 1) WHERE id = $1 RETURNING last_uid_validity AS v',
+    [userId, Math.floor(Date.now() / 1000)]);
+  if (!user) throw new StoreError('not-found', `no user with id ${userId}`);
+  let row: MailboxRow;
+  try {
+    [row] = await q<MailboxRow>(c, `INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES ($1, $2, $3, $4)
+      RETURNING id, user_id, name, special_use, uid_validity, uid_next, highest_modseq, true AS subscribed`,
+    [userId, name, specialUse, user.v]) as [MailboxRow];
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new StoreError('exists', `mailbox ${name} exists already`);
+    throw err;
+  }
+  await q(c, 'INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, name]);
+  return row;
+}
+
+export class PgMailStore implements MailStore {
+  constructor(private readonly db: Pg) {}
+
+  async listMailboxes(userId: UserId): Promise<Mailbox[]> {
+    if (!isId(userId)) return [];
+    const rows = await this.db.query<MailboxRow>('listing mailboxes', `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = $1 ORDER BY m.name`, [userId]);
+    return rows.map(toMailbox);
+  }
+
+  async getMailbox(userId: UserId, name: string): Promise<Mailbox | null> {
+    if (!isId(userId)) return null;
+    const rows = await this.db.query<MailboxRow>('opening a mailbox',
+      `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = $1 AND m.name = $2`, [userId, canonicalMailboxName(name)]);
+    return rows[0] ? toMailbox(rows[0]) : null;
+  }
+
+  async getMailboxById(id: MailboxId): Promise<Mailbox | null> {
+    if (!isId(id)) return null;
+    const rows = await this.db.query<MailboxRow>('opening a mailbox', `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.id = $1`, [id]);
+    return rows[0] ? toMailbox(rows[0]) : null;
+  }
+
+  async createMailbox(userId: UserId, name: string, specialUse: SpecialUse | null = null): Promise<Mailbox> {
+    const canonical = canonicalMailboxName(name);
+    return this.db.transaction('creating a mailbox', async (c) => {
+      if ((await lockUsers(c, [userId])).size === 0) throw new StoreError('not-found', `no user with id ${userId}`);
+      if ((await q(c, 'SELECT 1 FROM mailboxes WHERE user_id = $1 AND name = $2', [userId, canonical])).length > 0) {
+        throw new StoreError('exists', `mailbox ${canonical} exists already`);
+      }
+      return toMailbox(await insertMailbox(c, userId, canonical, specialUse));
+    });
+  }
+
+  async deleteMailbox(userId: UserId, name: string): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    if (canonical === 'INBOX') throw new StoreError('permission', 'INBOX cannot be deleted');
+    await this.db.transaction('deleting a mailbox', async (c) => {
+      await lockUsers(c, [userId]);
+      const [mb] = await q<{ id: number }>(c, 'SELECT id FROM mailboxes WHERE user_id = $1 AND name = $2 FOR UPDATE', [userId, canonical]);
+      if (!mb) throw new StoreError('not-found', `no mailbox ${canonical}`);
+      const child = await q(c, 'SELECT 1 FROM mailboxes WHERE user_id = $1 AND starts_with(name, $2) LIMIT 1', [userId, `${canonical}/`]);
+      if (child.length > 0) throw new StoreError('exists', `mailbox ${canonical} has child mailboxes; delete them first`);
+      const [freed] = await q<{ n: number }>(c, 'SELECT coalesce(sum(size), 0)::bigint AS n FROM messages WHERE mailbox_id = $1', [mb.id]);
+      await q(c, 'DELETE FROM mailboxes WHERE id = $1', [mb.id]);
+      await q(c, 'UPDATE users SET used_bytes = greatest(0, used_bytes - $1) WHERE id = $2', [freed!.n, userId]);
+    });
+  }
+
+  async renameMailbox(userId: UserId, from: string, to: string): Promise<void> {
+    const source = canonicalMailboxName(from);
+    const target = canonicalMailboxName(to);
+    await this.db.transaction('renaming a mailbox', async (c) => {
+      if (target === 'INBOX') throw new StoreError('exists', 'INBOX exists already');
+      const usage = await lockUsers(c, [userId]);
+      const [mb] = await q<MailboxRow>(c, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = $1 AND m.name = $2 FOR NO KEY UPDATE OF m`, [userId, source]);
+      if (!mb) throw new StoreError('not-found', `no mailbox ${source}`);
+      if (target === source || target.startsWith(`${source}/`)) throw new StoreError('bad-parameters', 'a mailbox cannot be renamed into itself');
+      const taken = await q(c, 'SELECT 1 FROM mailboxes WHERE user_id = $1 AND (name = $2 OR starts_with(name, $3)) LIMIT 1', [userId, target, `${target}/`]);
+      if (taken.length > 0) throw new StoreError('exists', `mailbox ${target} exists already`);
+      if (source === 'INBOX') {
+        // RFC 3501 6.3.5: renaming INBOX moves its messages to a new mailbox; INBOX stays, empty.
+        const created = await insertMailbox(c, userId, target, null);
+        const uids = (await q<{ uid: number }>(c, 'SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid', [mb.id])).map((r) => r.uid);
+        await copyRows(c, mb, created, uids, usage.get(userId)!, false);
+        await removeMessages(c, mb, uids);
+        return;
+      }
+      const children = await q<{ name: string }>(c, 'SELECT name FROM mailboxes WHERE user_id = $1 AND starts_with(name, $2)', [userId, `${source}/`]);
+      const oldNames = [source, ...children.map((ch) => ch.name)];
+      const newNames = oldNames.map((n) => target + n.slice(source.length));
+      await q(c, `UPDATE mailboxes m SET name = v.new_name FROM unnest($2::text[], $3::text[]) AS v(old_name, new_name)
+        WHERE m.user_id = $1 AND m.name = v.old_name`, [userId, oldNames, newNames]);
+      // Subscriptions follow the mailboxes they name; one already made to a
+      // new name (subscriptions may name mailboxes that do not exist) is kept.
+      const moved = await q<{ name: string }>(c, 'DELETE FROM subscriptions WHERE user_id = $1 AND name = ANY($2::text[]) RETURNING name', [userId, oldNames]);
+      const movedNames = new Set(moved.map((r) => r.name));
+      const resubscribe = newNames.filter((_, i) => movedNames.has(oldNames[i]!));
+      if (resubscribe.length > 0) {
+        await q(c, 'INSERT INTO subscriptions (user_id, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [userId, resubscribe]);
+      }
+    });
+  }
+
+  async setSubscribed(userId: UserId, name: string, subscribed: boolean): Promise<void> {
+    const canonical = canonicalMailboxName(name);
+    if (subscribed) {
+      try {
+        await this.db.pool.query('INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [userId, canonical]);
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw new StoreError('not-found', `no user with id ${userId}`);
+        throw pgStoreError(err, 'changing a subscription');
+      }
+    } else {
+      await this.db.query('changing a subscription', 'DELETE FROM subscriptions WHERE user_id = $1 AND name = $2', [userId, canonical]);
+    }
+  }
+
+  async listSubscriptions(userId: UserId): Promise<string[]> {
+    const rows = await this.db.query<{ name: string }>('listing subscriptions', 'SELECT name FROM subscriptions WHERE user_id = $1 ORDER BY name', [userId]);
+    return rows.map((r) => r.name);
+  }
+
+  async mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus> {
+    // One statement, one snapshot: the counts and the counters agree.
+    const rows = await this.db.query<{ uid_next: number; uid_validity: number; highest_modseq: number; messages: number; size: number; unseen: number; deleted: number }>(
+      'counting messages', `SELECT m.uid_next, m.uid_validity, m.highest_modseq, c.* FROM mailboxes m,
+        LATERAL (SELECT count(*) AS messages, coalesce(sum(size), 0)::bigint AS size,
+          count(*) FILTER (WHERE strpos(' ' || flags || ' ', $2) = 0) AS unseen,
+          count(*) FILTER (WHERE strpos(' ' || flags || ' ', $3) > 0) AS deleted
+          FROM messages WHERE mailbox_id = m.id) c
+        WHERE m.id = $1`, [mailboxId, ' \\Seen ', ' \\Deleted ']);
+    const r = rows[0];
+    if (!r) throw new StoreError('not-found', `no mailbox with id ${mailboxId}`);
+    return {
+      messages: r.messages,
+      unseen: r.unseen,
+      deleted: r.deleted,
+      sizeBytes: r.size,
+      uidNext: r.uid_next as Uid,
+      uidValidity: r.uid_validity,
+      highestModSeq: r.highest_modseq as ModSeq,
+    };
+  }
+
+  async listMessages(mailboxId: MailboxId): Promise<MessageRecord[]> {
+    const rows = await this.db.query<MessageRow>('listing messages', `SELECT ${messageColumns} FROM messages WHERE mailbox_id = $1 ORDER BY uid`, [mailboxId]);
+    return rows.map(toMessage);
+  }
+
+  async deliver(delivery: Delivery): Promise<DeliveryResult> {
+    if (!Number.isSafeInteger(delivery.size) || delivery.size < 0) throw new StoreError('bad-parameters', 'message size must be a whole number of bytes');
+    const targets = delivery.targets.map((t) => ({ userId: t.userId as number, name: canonicalMailboxName(t.mailboxName ?? 'INBOX'), flags: [...new Set(t.flags ?? [])].join(' ') }));
+    if (targets.length === 0) return { stored: [], overQuota: [] };
+    const internalDate = delivery.internalDate.getTime();
+    return this.db.transaction('storing a message', async (c) => {
+      const usage = await lockUsers(c, targets.map((t) => t.userId));
+      const boxRows = await q<MailboxRow>(c, `SELECT ${mailboxColumns} FROM mailboxes m
+          WHERE (m.user_id, m.name) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+          ORDER BY m.id FOR NO KEY UPDATE OF m`, [targets.map((t) => t.userId), targets.map((t) => t.name)]);
+      const boxes = new Map(boxRows.map((r) => [`${r.user_id}/${r.name}`, r]));
+      const stored: MessageRecord[] = [];
+      const overQuota: UserId[] = [];
+      const touchedBoxes = new Set<MailboxRow>();
+      const added = new Map<number, number>();
+      for (const target of targets) {
+        const mb = boxes.get(`${target.userId}/${target.name}`);
+        const user = usage.get(target.userId);
+        if (!mb || !user) throw new StoreError('not-found', `user ${target.userId} has no mailbox ${target.name}`);
+        if (user.quota_bytes > 0 && user.used_bytes + delivery.size > user.quota_bytes) {
+          if (delivery.onOverQuota === 'fail') throw new StoreError('over-quota', `user ${target.userId} is over quota`);
+          overQuota.push(target.userId as UserId);
+          continue;
+        }
+        const modseq = mb.highest_modseq + 1;
+        stored.push(toMessage({
+          mailbox_id: mb.id, uid: mb.uid_next, blob_id: delivery.blobId, size: delivery.size, internal_date: internalDate, flags: target.flags, modseq,
+        }));
+        mb.uid_next += 1;
+        mb.highest_modseq = modseq;
+        touchedBoxes.add(mb);
+        user.used_bytes += delivery.size;
+        added.set(user.id, (added.get(user.id) ?? 0) + delivery.size);
+      }
+      if (stored.length === 0) return { stored, overQuota };
+      await q(c, `INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq)
+        SELECT mailbox_id, uid, $3, $4, $5, flags, modseq FROM unnest($1::bigint[], $2::bigint[], $6::text[], $7::bigint[]) AS v(mailbox_id, uid, flags, modseq)`,
+      [stored.map((s) => s.mailboxId), stored.map((s) => s.uid), delivery.blobId, delivery.size, internalDate,
+        stored.map((s) => s.flags.join(' ')), stored.map((s) => s.modSeq)]);
+      const touched = [...touchedBoxes];
+      await q(c, `UPDATE mailboxes m SET uid_next = v.uid_next, highest_modseq = v.modseq
+        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, uid_next, modseq) WHERE m.id = v.id`,
+      [touched.map((b) => b.id), touched.map((b) => b.uid_next), touched.map((b) => b.highest_modseq)]);
+      await q(c, `UPDATE users u SET used_bytes = u.used_bytes + v.bytes FROM unnest($1::bigint[], $2::bigint[]) AS v(id, bytes) WHERE u.id = v.id`,
+        [[...added.keys()], [...added.values()]]);
+      return { stored, overQuota };
+    });
+  }
+
+  async undeliver(records: MessageRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.db.transaction('withdrawing a message', async (c) => {
+      const { boxes } = await lockForChange(c, sortedUnique(records.map((r) => r.mailboxId)));
+      for (const r of records) await removeMessages(c, boxes.get(r.mailboxId)!, [r.uid]);
+    });
+  }
+
+  async expunge(mailboxId: MailboxId, uids: Uid[]): Promise<Uid[]> {
+    if (uids.length === 0) return [];
+    return this.db.transaction('deleting messages', async (c) => {
+      const { boxes } = await lockForChange(c, [mailboxId]);
+      return removeMessages(c, boxes.get(mailboxId)!, uids);
+    });
+  }
+
+  async updateFlags(mailboxId: MailboxId, uids: Uid[], update: FlagUpdate): Promise<FlagUpdateResult> {
+    return this.db.transaction('changing flags', async (c) => {
+      const [mb] = await q<{ highest_modseq: number }>(c, 'SELECT highest_modseq FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE', [mailboxId]);
+      if (!mb) throw new StoreError('not-found', `no mailbox with id ${mailboxId}`);
+      const wanted = sortedUnique(uids);
+      const rows = wanted.length === 0 ? []
+        : await q<MessageRow>(c, `SELECT ${messageColumns} FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`, [mailboxId, wanted]);
+      const modseq = mb.highest_modseq + 1;
+      const updated: MessageRecord[] = [];
+      const modified: Uid[] = [];
+      for (const row of rows) {
+        if (update.unchangedSince !== undefined && row.modseq > update.unchangedSince) {
+          modified.push(row.uid as Uid);
+          continue;
+        }
+        const current = row.flags === '' ? [] : row.flags.split(' ');
+        const next = applyFlagOperation(current, update);
+        if (sameFlags(current, next)) continue;
+        updated.push(toMessage({ ...row, flags: next.join(' '), modseq }));
+      }
+      if (updated.length > 0) {
+        await q(c, `UPDATE messages m SET flags = v.flags, modseq = $2
+          FROM unnest($3::bigint[], $4::text[]) AS v(uid, flags) WHERE m.mailbox_id = $1 AND m.uid = v.uid`,
+        [mailboxId, modseq, updated.map((m) => m.uid), updated.map((m) => m.flags.join(' '))]);
+        await q(c, 'UPDATE mailboxes SET highest_modseq = $1 WHERE id = $2', [modseq, mailboxId]);
+      }
+      return { updated, modified };
+    });
+  }
+
+  async copyMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
+    return this.db.transaction('copying messages', async (c) => {
+      const { usage, boxes } = await lockForChange(c, [from, to], { sameOwner: true });
+      const target = boxes.get(to)!;
+      return copyRows(c, boxes.get(from)!, target, uids, usage.get(target.user_id)!, true);
+    });
+  }
+
+  async moveMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
+    return this.db.transaction('moving messages', async (c) => {
+      const { usage, boxes } = await lockForChange(c, [from, to], { sameOwner: true });
+      const source = boxes.get(from)!;
+      const target = boxes.get(to)!;
+      const result = await copyRows(c, source, target, uids, usage.get(target.user_id)!, true);
+      await removeMessages(c, source, result.mapping.map((m) => m.sourceUid));
+      return result;
+    });
+  }
+
+  async changesSince(mailboxId: MailboxId, since: ModSeq): Promise<MailboxChanges> {
+    // A read-only snapshot so the three reads agree with each other.
+    return this.db.transaction('reading changes', async (c) => {
+      const [mb] = await q<{ uid_next: number; highest_modseq: number }>(c, 'SELECT uid_next, highest_modseq FROM mailboxes WHERE id = $1', [mailboxId]);
+      if (!mb) throw new StoreError('not-found', `no mailbox with id ${mailboxId}`);
+      const changed = await q<MessageRow>(c, `SELECT ${messageColumns} FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid`, [mailboxId, since]);
+      const expunged = await q<{ uid: number }>(c, 'SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid', [mailboxId, since]);
+      return {
+        changed: changed.map(toMessage),
+        expunged: expunged.map((r) => r.uid as Uid),
+        highestModSeq: mb.highest_modseq as ModSeq,
+        uidNext: mb.uid_next as Uid,
+      };
+    }, { readOnly: true });
+  }
+
+  async getMessageIndex(blobId: BlobId): Promise<{ version: number; json: string } | null> {
+    const rows = await this.db.query<{ version: number; data: string }>('reading a message index', 'SELECT version, data FROM message_index WHERE blob_id = $1', [blobId]);
+    return rows[0] ? { version: rows[0].version, json: rows[0].data } : null;
+  }
+
+  async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
+    await this.db.query('storing a message index', `INSERT INTO message_index (blob_id, version, data) VALUES ($1, $2, $3)
+      ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data`, [blobId, version, json]);
+  }
+
+  async lockMaildrop(userId: UserId, owner: string, leaseMs: number): Promise<MaildropLock> {
+    if (!Number.isFinite(leaseMs)) throw new StoreError('bad-parameters', 'a maildrop lease must be a number of milliseconds');
+    const lease = Math.max(0, Math.ceil(leaseMs));
+    // One statement takes a free or expired lock, or renews our own; a live
+    // lock of another owner makes the conditional update a no-op (no row back).
+    // The lease runs on the database's clock, the one every node shares.
+    let taken: unknown[];
+    try {
+      taken = (await this.db.pool.query(`INSERT INTO maildrop_locks (user_id, owner, expires_at) VALUES ($1, $2, ${nowMs} + $3)
+        ON CONFLICT (user_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+        WHERE maildrop_locks.owner = excluded.owner OR maildrop_locks.expires_at <= ${nowMs}
+        RETURNING user_id`, [userId, owner, lease])).rows;
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw new StoreError('not-found', `no user with id ${userId}`);
+      throw pgStoreError(err, 'locking the maildrop');
+    }
+    if (taken.length === 0) throw new StoreError('in-use', 'the maildrop is locked by another session');
+    const db = this.db;
+    let released = false;
+    return {
+      userId,
+      renew: async () => {
+        if (released) throw new StoreError('in-use', 'the maildrop lock was released');
+        const rows = await db.query('renewing the maildrop lock',
+          `UPDATE maildrop_locks SET expires_at = ${nowMs} + $3 WHERE user_id = $1 AND owner = $2 RETURNING 1`, [userId, owner, lease]);
+        if (rows.length === 0) throw new StoreError('in-use', 'the maildrop lock was lost to another session');
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        await db.query('releasing the maildrop lock', 'DELETE FROM maildrop_locks WHERE user_id = $1 AND owner = $2', [userId, owner]);
+      },
+    };
+  }
+}

@@ -1,0 +1,33 @@
+/** Cluster-wide settings (certificate, limits) on PostgreSQL. */
+import type { Settings } from '../types.js';
+import type { Pg } from './database.js';
+
+export class PgSettings implements Settings {
+  constructor(private readonly db: Pg) {}
+
+  async get(key: string): Promise<string | null> {
+    const rows = await this.db.query<{ value: string }>('reading a setting', 'SELECT value FROM settings WHERE key = $1', [key]);
+    return rows[0]?.value ?? null;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.db.query('writing a setting',
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    // One statement: the insert wins, or the row that beat it is read. A row
+    // another transaction inserts concurrently is waited for by ON CONFLICT,
+    // and a value is never deleted, so the second read always finds it.
+    const inserted = await this.db.query<{ value: string }>('writing a setting',
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value', [key, value]);
+    if (inserted[0]) return inserted[0].value;
+    const rows = await this.db.query<{ value: string }>('reading a setting', 'SELECT value FROM settings WHERE key = $1', [key]);
+    return rows[0]?.value ?? value;
+  }
+
+  async all(): Promise<Record<string, string>> {
+    const rows = await this.db.query<{ key: string; value: string }>('reading settings', 'SELECT key, value FROM settings ORDER BY key');
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+}

@@ -9,6 +9,7 @@
  * run) but binds nothing until every peer misses its heartbeats; then it
  * binds the virtual ports and answers heartbeats itself.
  */
+import { hostname as osHostname } from 'node:os';
 import type { Logger } from '../log.js';
 import { isStoreError } from '../store/errors.js';
 import type { Member, ServiceHealth, Store } from '../store/types.js';
@@ -195,7 +196,8 @@ export class Balancer {
       role: 'balancer' as const,
       address: this.opts.address,
       ...(this.opts.sourceAddress ? { sourceAddress: this.opts.sourceAddress } : {}),
-      host: this.opts.hostname,
+      // The machine, for `rookery status` to tell local processes; hostname is the name in checks.
+      host: osHostname(),
       pid: process.pid,
       version: this.opts.version,
       services: this.serviceHealth(),

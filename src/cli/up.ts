@@ -1,7 +1,9 @@
 /**
- * `rookery up`: a whole installation on this machine, in the foreground.
- * Node i runs as its own process on its own loopback address 127.0.0.(10+i),
- * every node on the same base + standard ports, as separate hosts would.
+ * `rookery up`: a whole cluster on this machine, in the foreground. Node i
+ * runs as its own process on its own loopback address 127.0.0.(10+i), every
+ * node on the same base + standard ports, as separate hosts would; the
+ * traffic manager listens on 127.0.0.1 (the cluster's one address) and
+ * relays with PROXY v2 from 127.0.0.10; the DNS answers on 127.0.0.1 too.
  * Ctrl-C or SIGTERM stops every child by its PID, then exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +15,12 @@ import type { CommandGroup } from './command.js';
 import { defaultPortBase, parsePortBase } from './node.js';
 
 const usage = ['rookery up [--nodes N] [--store LOCATION] [--port-base N] [--restart]'];
+/** How many nodes `rookery up` runs when --nodes is not given: a real cluster. */
+const defaultNodeCount = 3;
+/** The cluster's address (the traffic manager's virtual address) and DNS. */
+const virtualAddress = '127.0.0.1';
+/** Where the traffic manager's connections to the nodes come from (nodes trust PROXY headers from it). */
+const balancerSourceAddress = '127.0.0.10';
 const rookeryBin = fileURLToPath(new URL('../../../bin/rookery.js', import.meta.url));
 /** How long a child has to stop after SIGTERM before it gets SIGKILL. */
 const stopGraceMs = 15_000;
@@ -74,7 +82,7 @@ export const upCommand: CommandGroup = {
   usage,
   async run(args) {
     const { values } = parse(args, { nodes: { type: 'string', short: 'n' }, 'port-base': { type: 'string' }, restart: { type: 'boolean' } }, usage[0]!);
-    const count = values.nodes === undefined ? 1 : Number(values.nodes);
+    const count = values.nodes === undefined ? defaultNodeCount : Number(values.nodes);
     if (!Number.isInteger(count) || count < 1 || count > 200) throw new UsageError(`--nodes must be a whole number from 1 to 200, not "${values.nodes}"`);
     const portBase = parsePortBase(values['port-base'], defaultPortBase);
     const location = storeLocation(values);
@@ -117,6 +125,10 @@ export const upCommand: CommandGroup = {
         return startChild(name, ['node', '--store', location, '--name', name, '--hostname', name, '--address', nodeAddress(i + 1), '--port-base', String(portBase)]);
       }));
       children.push(...started);
+      // After the nodes: the traffic manager fills its pools from their registrations.
+      children.push(await startChild('lb', ['lb', '--store', location, '--name', 'lb1', '--address', virtualAddress, '--port-base', String(portBase),
+        '--services', allServices.join(','), '--proxy-protocol', '--source-address', balancerSourceAddress]));
+      children.push(await startChild('dns', ['dns', 'serve', '--store', location, '--address', virtualAddress, '--port-base', String(portBase)]));
     } catch (err) {
       await stopAll();
       throw new UsageError((err as Error).message);
@@ -127,10 +139,15 @@ export const upCommand: CommandGroup = {
       smtp: 'SMTP (MX, STARTTLS)', smtps: 'SMTP over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', imap: 'IMAP (STARTTLS)', imaps: 'IMAP over TLS',
     };
     console.log(`rookery is up: store ${location}`);
-    for (const [i, child] of children.entries()) console.log(`  ${child.name.padEnd(8)}pid ${String(child.process.pid).padEnd(8)}${nodeAddress(i + 1)}`);
-    console.log(`every node listens on (base ${portBase}):`);
+    console.log(`the cluster answers on ${virtualAddress} (traffic manager):`);
     for (const [service, port] of Object.entries(portsFromBase(portBase, allServices))) {
-      console.log(`  ${(labels[service] ?? service).padEnd(22)}${port}`);
+      console.log(`  ${(labels[service] ?? service).padEnd(22)}${virtualAddress}:${port}`);
+    }
+    console.log(`  ${'DNS (UDP and TCP)'.padEnd(22)}${virtualAddress}:${portBase + 53}`);
+    console.log('processes (every node has the same ports on its own address):');
+    for (const [i, child] of children.entries()) {
+      const where = child.name === 'lb' ? `${virtualAddress} (relays from ${balancerSourceAddress})` : child.name === 'dns' ? virtualAddress : nodeAddress(i + 1);
+      console.log(`  ${child.name.padEnd(8)}pid ${String(child.process.pid).padEnd(8)}${where}`);
     }
     if (domains.length === 0) {
       console.log('no mail domains yet; in another terminal:');
@@ -143,7 +160,7 @@ export const upCommand: CommandGroup = {
     const onSignal = (signal: NodeJS.Signals) => {
       if (signalled) return;
       signalled = true;
-      process.stderr.write(`rookery: ${signal}: stopping ${children.length} node(s)\n`);
+      process.stderr.write(`rookery: ${signal}: stopping ${children.length} processes\n`);
       stopAll().then(() => process.exit(0), () => process.exit(1));
     };
     process.on('SIGINT', onSignal);

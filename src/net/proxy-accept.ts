@@ -26,7 +26,10 @@ export function readProxyHeader(socket: Socket, opts: { timeoutMs: number; maxHe
   const maxHeaderBytes = opts.maxHeaderBytes ?? defaultMaxProxyHeaderBytes;
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
+    let done = false;
     const finish = (err: Error | null, client?: ClientAddress) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
@@ -35,6 +38,7 @@ export function readProxyHeader(socket: Socket, opts: { timeoutMs: number; maxHe
       else resolve(client!);
     };
     const onData = (chunk: Buffer) => {
+      if (done) return;
       buffered = Buffer.concat([buffered, chunk]);
       const result = parseProxyHeader(buffered, { maxHeaderBytes });
       if (result.kind === 'incomplete') {
@@ -46,11 +50,13 @@ export function readProxyHeader(socket: Socket, opts: { timeoutMs: number; maxHe
         return;
       }
       const rest = buffered.subarray(result.header.headerBytes);
-      if (rest.length > 0) socket.unshift(rest);
       const source = result.header.command === 'proxy' ? result.header.source : null;
+      // Stop listening (and pause) before putting bytes back: unshifting
+      // into a flowing stream would hand them straight back to this handler.
       finish(null, source
         ? { address: unmapIPv4(source.address), port: source.port }
         : { address: unmapIPv4(socket.remoteAddress ?? 'unknown'), port: socket.remotePort ?? 0 });
+      if (rest.length > 0) socket.unshift(rest);
     };
     const onClose = () => finish(new Error('the connection closed before its PROXY header'));
     const timer = setTimeout(() => finish(new Error('no PROXY header in time')), opts.timeoutMs);

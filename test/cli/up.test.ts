@@ -11,9 +11,9 @@ import { python, run } from '../helpers/clients.js';
 import { tempDir } from '../helpers/temp.js';
 import { freePortBase } from '../helpers/ports.js';
 
-test('rookery up serves SMTP and POP3 on 127.0.0.11 and stops on SIGTERM, children included', async () => {
+test('rookery up: a cluster behind 127.0.0.1 takes mail with swaks and serves it to poplib and dig; SIGTERM stops every process', async () => {
   const dir = await tempDir('rookery-up-');
-  const base = await freePortBase('127.0.0.11');
+  const base = await freePortBase('127.0.0.1');
   const child = spawn(process.execPath, [rookeryBin, 'up', '--store', dir, '--port-base', String(base)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
@@ -35,24 +35,37 @@ test('rookery up serves SMTP and POP3 on 127.0.0.11 and stops on SIGTERM, childr
       void exited.then((code) => reject(new Error(`rookery up exited with ${code}: ${out}`)));
     });
     assert.match(out, /node1\s+pid \d+\s+127\.0\.0\.11/);
-    assert.match(out, new RegExp(`SMTP \\(MX, STARTTLS\\)\\s+${base + 25}`));
-    assert.match(out, new RegExp(`POP3 over TLS\\s+${base + 995}`));
+    assert.match(out, /node3\s+pid \d+\s+127\.0\.0\.13/, 'three nodes by default');
+    assert.match(out, new RegExp(`SMTP \\(MX, STARTTLS\\)\\s+127\\.0\\.0\\.1:${base + 25}`));
+    assert.match(out, new RegExp(`POP3 over TLS\\s+127\\.0\\.0\\.1:${base + 995}`));
     assert.match(out, /rookery domain add/, 'an empty store gets a hint on what to do first');
 
     assert.equal((await rookery(['domain', 'add', 'example.org', '--store', dir])).code, 0);
     assert.equal((await rookery(['user', 'add', 'me@example.org', '--password', 'secret', '--store', dir])).code, 0);
-    const swaks = await run('swaks', ['--server', `127.0.0.11:${base + 25}`, '--from', 'friend@example.net', '--to', 'me@example.org',
+    // Through the traffic manager; the pools fill as the health checks pass.
+    let swaks = await run('swaks', ['--server', `127.0.0.1:${base + 25}`, '--from', 'friend@example.net', '--to', 'me@example.org',
       '--header', 'Subject: first', '--body', 'hello from swaks']);
+    for (let i = 0; i < 30 && swaks.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      swaks = await run('swaks', ['--server', `127.0.0.1:${base + 25}`, '--from', 'friend@example.net', '--to', 'me@example.org',
+        '--header', 'Subject: first', '--body', 'hello from swaks']);
+    }
     assert.equal(swaks.code, 0, swaks.stdout + swaks.stderr);
+    const direct = await run('swaks', ['--server', `127.0.0.12:${base + 25}`, '--from', 'friend@example.net', '--to', 'me@example.org',
+      '--header', 'Subject: second', '--body', 'straight to node2']);
+    assert.equal(direct.code, 0, direct.stdout + direct.stderr);
     const body = await python(`
 import poplib, ssl, sys
-p = poplib.POP3_SSL('127.0.0.11', int(sys.argv[1]), context=ssl._create_unverified_context())
+p = poplib.POP3_SSL('127.0.0.1', int(sys.argv[1]), context=ssl._create_unverified_context())
 p.user('me@example.org'); p.pass_('secret')
-print(b'\\n'.join(p.retr(1)[1]).decode())
+print(b'\\n'.join(p.retr(1)[1] + p.retr(2)[1]).decode())
 p.quit()
 `, [String(base + 995)]);
     assert.match(body, /Subject: first/);
     assert.match(body, /hello from swaks/);
+    assert.match(body, /straight to node2/);
+    const mx = await run('dig', ['@127.0.0.1', '-p', String(base + 53), '+short', 'example.org', 'MX']);
+    assert.equal(mx.stdout.trim().split('\n').length, 3, `one MX per node: ${mx.stdout}`);
 
     const status = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
     const node1 = status.nodes.find((n: { name: string }) => n.name === 'node1');
@@ -65,6 +78,7 @@ p.quit()
     child.kill('SIGTERM');
     assert.equal(await exited, 0, 'a clean stop exits 0');
     assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the node process is gone too');
+    assert.equal(status.balancers[0].name, 'lb1');
     const after = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
     assert.equal(after.nodes[0].state, 'down');
   } finally {

@@ -330,6 +330,18 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       await store.cluster.remove('node1');
     });
 
+    test("cluster registry: a traffic manager's source address is kept, and left out when not given", async () => {
+      const base = { role: 'balancer' as const, address: '127.0.0.1', host: 'box', pid: 1, version: '0.1.0', services: {} };
+      await store.cluster.register({ ...base, name: 'lb-src', sourceAddress: '127.0.0.2' });
+      await store.cluster.register({ ...base, name: 'lb-plain' });
+      assert.equal((await store.cluster.get('lb-src'))!.sourceAddress, '127.0.0.2');
+      assert.equal('sourceAddress' in (await store.cluster.get('lb-plain'))!, false);
+      await store.cluster.register({ ...base, name: 'lb-src' });
+      assert.equal((await store.cluster.get('lb-src'))!.sourceAddress, undefined, 'a new registration replaces what was known');
+      await store.cluster.remove('lb-src');
+      await store.cluster.remove('lb-plain');
+    });
+
     test('maildrop lock: exclusive, renewable, released, and expires with its lease', async () => {
       const ivy = await store.directory.addUser({ address: 'ivy@example.test', password: 'x' });
       const lock = await store.mail.lockMaildrop(ivy.id, 'node1:1', 60_000);
@@ -363,6 +375,71 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       await aborted.write(Buffer.from('never'));
       await aborted.abort();
       assert.ok((await store.blobs.freeBytes()) > 0);
+    });
+
+    // Calls made at once (a networked backend runs them on several connections):
+    // nothing may be lost, duplicated or counted twice.
+    test('concurrency: parallel deliveries get unique UIDs and respect the quota exactly', async () => {
+      const u = await store.directory.addUser({ address: 'busy@example.test', password: 'x', quotaBytes: 500 });
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const blob = await store.blobs.put(Buffer.alloc(50, 'b'));
+      const d = { blobId: blob.id, size: blob.size, internalDate: new Date() };
+      const results = await Promise.all(Array.from({ length: 16 }, () =>
+        store.mail.deliver({ ...d, targets: [{ userId: u.id }], onOverQuota: 'skip' })));
+      assert.equal(results.reduce((n, r) => n + r.stored.length, 0), 10, 'exactly the quota is filled');
+      assert.equal(results.reduce((n, r) => n + r.overQuota.length, 0), 6);
+      const msgs = await store.mail.listMessages(inbox.id);
+      assert.deepEqual(msgs.map((m) => m.uid), Array.from({ length: 10 }, (_, i) => i + 1));
+      assert.equal(new Set(msgs.map((m) => m.modSeq)).size, 10, 'every delivery has its own modseq');
+      assert.equal((await store.directory.getUser('busy@example.test'))!.usedBytes, 500);
+      const over = await Promise.allSettled([1, 2, 3].map(() => store.mail.deliver({ ...d, targets: [{ userId: u.id }], onOverQuota: 'fail' })));
+      assert.ok(over.every((r) => r.status === 'rejected' && isStoreError(r.reason, 'over-quota')));
+
+      // Two sessions expunging overlapping sets: each message is removed, tombstoned and refunded once.
+      const mark = (await store.mail.getMailbox(u.id, 'INBOX'))!.highestModSeq;
+      const [a, b] = await Promise.all([
+        store.mail.expunge(inbox.id, [1, 2, 3, 4, 5, 6] as Uid[]),
+        store.mail.expunge(inbox.id, [4, 5, 6, 7, 8] as Uid[]),
+      ]);
+      assert.deepEqual([...a!, ...b!].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal((await store.directory.getUser('busy@example.test'))!.usedBytes, 100);
+      assert.deepEqual((await store.mail.changesSince(inbox.id, mark)).expunged, [1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+
+    test('concurrency: parallel flag changes, moves, maildrop lockers and creators', async () => {
+      const u = await store.directory.addUser({ address: 'racer@example.test', password: 'x' });
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const blob = await store.blobs.put(Buffer.from('Subject: race\r\n\r\n'));
+      for (let i = 0; i < 12; i++) await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      const uids = Array.from({ length: 12 }, (_, i) => (i + 1) as Uid);
+
+      // Three sessions each add their own keyword, one message at a time: no update is lost.
+      await Promise.all(['$A', '$B', '$C'].map((k, i) =>
+        Promise.all(uids.map((uid) => store.mail.updateFlags(inbox.id, [uids[(uid + 4 * i) % 12]!], { operation: 'add', flags: [k] })))));
+      const flagged = await store.mail.listMessages(inbox.id);
+      for (const m of flagged) assert.deepEqual([...m.flags].sort(), ['$A', '$B', '$C'], `UID ${m.uid}`);
+      assert.equal(new Set(flagged.map((m) => m.modSeq)).size, 12);
+
+      // Moves of disjoint messages at once land on distinct destination UIDs.
+      const dest = await store.mail.createMailbox(u.id, 'Raced');
+      const moves = await Promise.all(uids.map((uid) => store.mail.moveMessages(inbox.id, [uid], dest.id)));
+      assert.deepEqual(moves.flatMap((r) => r.mapping.map((m) => m.destinationUid)).sort((x, y) => x - y), uids);
+      assert.deepEqual(await store.mail.listMessages(inbox.id), []);
+      assert.equal((await store.directory.getUser('racer@example.test'))!.usedBytes, 12 * blob.size);
+
+      // Exactly one of several sessions gets the maildrop.
+      const takers = await Promise.allSettled([1, 2, 3, 4, 5].map((n) => store.mail.lockMaildrop(u.id, `node${n}:1`, 60_000)));
+      assert.equal(takers.filter((t) => t.status === 'fulfilled').length, 1);
+      assert.ok(takers.every((t) => t.status === 'fulfilled' || isStoreError(t.reason, 'in-use')));
+      for (const t of takers) if (t.status === 'fulfilled') await t.value.release();
+
+      // Creating one name at once: one wins, the others hear 'exists'.
+      const creators = await Promise.allSettled([1, 2, 3].map(() => store.mail.createMailbox(u.id, 'Once')));
+      assert.equal(creators.filter((c) => c.status === 'fulfilled').length, 1);
+      assert.ok(creators.every((c) => c.status === 'fulfilled' || isStoreError(c.reason, 'exists')));
+      const adders = await Promise.allSettled([1, 2, 3].map(() => store.directory.addUser({ address: 'twin@example.test', password: 'x' })));
+      assert.equal(adders.filter((c) => c.status === 'fulfilled').length, 1);
+      assert.ok(adders.every((c) => c.status === 'fulfilled' || isStoreError(c.reason, 'exists')));
     });
 
     test('settings: set, overwrite, read all', async () => {

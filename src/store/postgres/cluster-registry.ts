@@ -19,6 +19,7 @@ interface MemberRow {
   state: string;
   started_at: number;
   heartbeat_at: number;
+  source_address: string | null;
   now_ms: number;
 }
 
@@ -31,6 +32,7 @@ function toMember(row: MemberRow, staleAfterMs: number): Member {
     name: row.name,
     role: row.role as MemberRole,
     address: row.address,
+    ...(row.source_address ? { sourceAddress: row.source_address } : {}),
     host: row.host,
     pid: row.pid,
     version: row.version,
@@ -49,12 +51,13 @@ export class PgClusterRegistry implements ClusterRegistry {
       throw new StoreError('bad-parameters', `"${member.name}" is not a member name (letters, digits, ".", "_", "-")`);
     }
     await this.db.query('registering a cluster member', `INSERT INTO cluster_members
-        (name, role, address, host, pid, version, services, state, started_at, heartbeat_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, 'up', ${nowMs}, ${nowMs})
-      ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address, host = excluded.host,
+        (name, role, address, source_address, host, pid, version, services, state, started_at, heartbeat_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'up', ${nowMs}, ${nowMs})
+      ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address,
+        source_address = excluded.source_address, host = excluded.host,
         pid = excluded.pid, version = excluded.version, services = excluded.services, state = 'up',
         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
-    [member.name, member.role, member.address, member.host, member.pid, member.version, JSON.stringify(member.services)]);
+    [member.name, member.role, member.address, member.sourceAddress ?? null, member.host, member.pid, member.version, JSON.stringify(member.services)]);
   }
 
   async heartbeat(name: string, services: Record<string, ServiceHealth>): Promise<void> {

@@ -59,6 +59,9 @@ export class Pg {
       // and a node that stalls inside a transaction cannot hold its locks forever.
       lock_timeout: 30_000,
       idle_in_transaction_session_timeout: 60_000,
+      // A commit is a promise made to a sender: it must be on disk (WAL fsynced)
+      // even if the server's default was relaxed. An options= in the URL overrides.
+      options: '-c synchronous_commit=on',
     });
     // An idle connection the server closed (restart, failover) is dropped by the
     // pool and reported here; the next query opens a new one. Without a listener
@@ -88,9 +91,11 @@ export class Pg {
         throw pgStoreError(err, what);
       }
       let broken: unknown = undefined;
+      let begun = false;
       try {
         // A read-only snapshot: several reads that agree with each other (never aborts at this level).
         await client.query(opts.readOnly ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+        begun = true;
         const result = await fn(client);
         await client.query('COMMIT');
         return result;
@@ -107,6 +112,9 @@ export class Pg {
           await sleep(5 + Math.random() * 20 * (attempt + 1));
           continue;
         }
+        // A pooled connection the server closed while it sat idle fails at BEGIN,
+        // before anything was done: one more try on a fresh connection is safe.
+        if (!begun && broken !== undefined && attempt === 0) continue;
         throw pgStoreError(err, what);
       } finally {
         // A connection in doubt is destroyed rather than handed to the next caller.
@@ -115,8 +123,12 @@ export class Pg {
     }
   }
 
-  async end(): Promise<void> {
-    await this.pool.end();
+  private ending: Promise<void> | null = null;
+
+  /** Closes every connection; a second call waits for the first. */
+  end(): Promise<void> {
+    this.ending ??= this.pool.end();
+    return this.ending;
   }
 }
 

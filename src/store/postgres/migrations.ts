@@ -119,6 +119,11 @@ export const migrations: { version: number; description: string; sql: string }[]
       );
     `,
   },
+  {
+    version: 2,
+    description: 'cluster registry: the source address of a traffic manager',
+    sql: `ALTER TABLE cluster_members ADD COLUMN source_address text;`,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;
@@ -134,6 +139,8 @@ const migrationLockKey = 0x726f6f6b;
 /** Brings the schema up to date; returns the versions applied. */
 export async function migrate(db: Pg): Promise<number[]> {
   return db.transaction('migrating the store schema', async (c) => {
+    // Openers queue behind a running migration rather than give up after the pool's lock_timeout.
+    await q(c, "SET LOCAL lock_timeout = '5min'");
     await q(c, 'SELECT pg_advisory_xact_lock($1)', [migrationLockKey]);
     await q(c, `CREATE TABLE IF NOT EXISTS schema_migrations (
         version      integer PRIMARY KEY,

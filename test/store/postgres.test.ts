@@ -1,0 +1,244 @@
+/**
+ * The PostgreSQL store: the conformance suite, unchanged, and several node
+ * processes hammering one mailbox. Every run works in its own fresh
+ * database (rookery_test_<random>), dropped afterwards, so parallel runs
+ * never meet.
+ *
+ * PostgreSQL is expected at 127.0.0.1:5432 (trust auth, user postgres,
+ * database test), or wherever ROOKERY_TEST_POSTGRES points. Without it the
+ * whole file is one skipped line, except under CI=true, where a missing
+ * PostgreSQL is a failure.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { openStore } from '../../src/store/open.js';
+import { isStoreError } from '../../src/store/errors.js';
+import { migrations } from '../../src/store/postgres/migrations.js';
+import type { Store } from '../../src/store/types.js';
+import { run } from '../helpers/clients.js';
+import { tempDir } from '../helpers/temp.js';
+import { storeConformance } from './conformance.js';
+
+const adminUrl = process.env.ROOKERY_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/test';
+const where = new URL(adminUrl).host;
+
+async function unreachableReason(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return `PostgreSQL is not reachable at ${where} (${(err as Error).message || (err as { code?: string }).code})`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+interface TestDatabase {
+  /** The store location: the fresh database plus a fresh blob directory. */
+  location: string;
+  blobsDir: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database and blob directory. */
+async function freshDatabase(opts: { pool?: number } = {}): Promise<TestDatabase> {
+  const name = `rookery_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const blobsRoot = await tempDir('rookery-pg-blobs-');
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  url.searchParams.set('blobs', join(blobsRoot, 'blobs'));
+  if (opts.pool) url.searchParams.set('pool', String(opts.pool));
+  return {
+    location: url.toString(),
+    blobsDir: join(blobsRoot, 'blobs'),
+    async drop() {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await rm(blobsRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+const reason = await unreachableReason();
+
+if (reason !== null && process.env.CI === 'true') {
+  test('PostgreSQL store', () => {
+    assert.fail(`${reason}; CI=true requires PostgreSQL (trust auth, user postgres) for the scale-out store's tests`);
+  });
+} else if (reason !== null) {
+  test('PostgreSQL store', { skip: reason }, () => undefined);
+} else {
+  describe('PostgreSQL store', () => {
+    storeConformance('PostgreSQL', async () => {
+      const db = await freshDatabase();
+      const store = await openStore(db.location);
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await db.drop();
+        },
+      };
+    });
+
+    describe('opening', () => {
+      test('concurrent openers of a fresh database migrate it once; a second open finds it current', async () => {
+        const db = await freshDatabase();
+        try {
+          const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(db.location)));
+          const direct = new URL(db.location);
+          direct.searchParams.delete('blobs');
+          const client = new pg.Client({ connectionString: direct.toString() });
+          await client.connect();
+          const versions = await client.query('SELECT version FROM schema_migrations ORDER BY version')
+            .then((r) => r.rows.map((row: { version: number }) => row.version))
+            .finally(() => client.end());
+          assert.deepEqual(versions, migrations.map((m) => m.version));
+          for (const s of stores) await s.close();
+        } finally {
+          await db.drop();
+        }
+      });
+
+      test('connections the server closes are replaced without the caller noticing', async () => {
+        const db = await freshDatabase({ pool: 3 });
+        const store = await openStore(db.location);
+        try {
+          await store.directory.addDomain('drop.test');
+          const u = await store.directory.addUser({ address: 'drop@drop.test', password: 'x' });
+          await Promise.all([1, 2, 3].map(() => store.directory.listDomains()));
+          const name = new URL(db.location).pathname.slice(1);
+          const killed = await admin((c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]));
+          assert.ok((killed.rowCount ?? 0) > 0);
+          await new Promise((r) => setTimeout(r, 200));
+          assert.deepEqual((await store.directory.listDomains()).map((d) => d.name), ['drop.test']);
+          const blob = await store.blobs.put(Buffer.from('Subject: after\r\n\r\n'));
+          const res = await Promise.all([1, 2, 3].map(() =>
+            store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' })));
+          assert.deepEqual(res.map((r) => r.stored[0]!.uid).sort(), [1, 2, 3]);
+        } finally {
+          await store.close();
+          await db.drop();
+        }
+      });
+
+      test('an unreachable server, a bad pool size and a foreign blob directory are clear errors', async () => {
+        await assert.rejects(openStore('postgres://postgres@127.0.0.1:1/test'), (err: unknown) => {
+          assert.ok(isStoreError(err, 'unavailable'), String(err));
+          assert.match(err.message, /127\.0\.0\.1:1/);
+          return true;
+        });
+        await assert.rejects(openStore(`${adminUrl}${adminUrl.includes('?') ? '&' : '?'}pool=0`), (err: unknown) => isStoreError(err, 'bad-parameters'));
+        const a = await freshDatabase();
+        const b = await freshDatabase();
+        try {
+          const sa = await openStore(a.location);
+          await sa.close();
+          const url = new URL(b.location);
+          url.searchParams.set('blobs', a.blobsDir);
+          const crossed = url.toString();
+          await assert.rejects(openStore(crossed), (err: unknown) => {
+            assert.ok(isStoreError(err, 'unavailable'), String(err));
+            assert.match(err.message, /belongs to another store/);
+            return true;
+          });
+        } finally {
+          await a.drop();
+          await b.drop();
+        }
+      });
+    });
+
+    describe('three node processes on one mailbox', () => {
+      const deliverWorker = fileURLToPath(new URL('./fixtures/deliver-worker.js', import.meta.url));
+      const storeWorker = fileURLToPath(new URL('./fixtures/store-worker.js', import.meta.url));
+      const address = 'shared@example.test';
+      const perWorker = 60;
+      let db: TestDatabase;
+      let store: Store;
+
+      before(async () => {
+        db = await freshDatabase({ pool: 4 });
+        store = await openStore(db.location);
+        await store.directory.addDomain('example.test');
+        await store.directory.addUser({ address, password: 'x' });
+      });
+      after(async () => {
+        await store?.close();
+        await db?.drop();
+      });
+
+      async function inbox() {
+        const user = (await store.directory.getUser(address))!;
+        return { user, inbox: (await store.mail.getMailbox(user.id, 'INBOX'))! };
+      }
+
+      test('delivering at once: unique ascending UIDs, one modseq each, quota equal to the sum of sizes', async () => {
+        const results = await Promise.all(['a', 'b', 'c'].map((tag) =>
+          run(process.execPath, [deliverWorker, db.location, String(perWorker), address, tag], { timeoutMs: 90000 })));
+        for (const r of results) assert.equal(r.code, 0, r.stderr);
+        const { user, inbox: box } = await inbox();
+        const messages = await store.mail.listMessages(box.id);
+        assert.equal(messages.length, 3 * perWorker);
+        assert.deepEqual(messages.map((m) => m.uid), Array.from({ length: 3 * perWorker }, (_, i) => i + 1));
+        assert.equal(new Set(messages.map((m) => m.modSeq)).size, messages.length, 'every change has its own modseq');
+        assert.equal(box.uidNext, 3 * perWorker + 1);
+        assert.equal(box.highestModSeq, Math.max(...messages.map((m) => m.modSeq)));
+        assert.equal(user.usedBytes, messages.reduce((n, m) => n + m.size, 0));
+      });
+
+      test('flipping flags at once: no flag update is lost', async () => {
+        const { inbox: box } = await inbox();
+        const before = box.highestModSeq;
+        const results = await Promise.all(['a', 'b', 'c'].map((tag) =>
+          run(process.execPath, [storeWorker, db.location, address, 'flags', tag, '3'], { timeoutMs: 120000 })));
+        for (const r of results) assert.equal(r.code, 0, r.stderr);
+        const messages = await store.mail.listMessages(box.id);
+        for (const m of messages) {
+          assert.deepEqual([...m.flags].sort(), ['$a', '$b', '$c', '\\Seen'], `UID ${m.uid} has ${m.flags.join(' ')}`);
+        }
+        const after = (await store.mail.getMailbox(box.userId, 'INBOX'))!;
+        assert.ok(after.highestModSeq > before);
+        assert.equal(after.highestModSeq, Math.max(...messages.map((m) => m.modSeq)), 'the mailbox modseq is the newest change');
+        const changes = await store.mail.changesSince(box.id, before);
+        assert.equal(changes.changed.length, messages.length);
+      });
+
+      test('moving at once: every message arrives once, tombstones for all, quota unchanged', async () => {
+        const { user, inbox: box } = await inbox();
+        const archive = await store.mail.createMailbox(user.id, 'Archive');
+        const mark = (await store.mail.getMailbox(user.id, 'INBOX'))!.highestModSeq;
+        const sources = await store.mail.listMessages(box.id);
+        const results = await Promise.all([0, 1, 2].map((rest) =>
+          run(process.execPath, [storeWorker, db.location, address, 'move', `w${rest}`, '3', String(rest)], { timeoutMs: 120000 })));
+        for (const r of results) assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(await store.mail.listMessages(box.id), []);
+        const moved = await store.mail.listMessages(archive.id);
+        assert.deepEqual(moved.map((m) => m.uid), Array.from({ length: sources.length }, (_, i) => i + 1), 'destination UIDs are unique and dense');
+        assert.deepEqual(moved.map((m) => m.blobId).sort(), sources.map((m) => m.blobId).sort());
+        const changes = await store.mail.changesSince(box.id, mark);
+        assert.deepEqual(changes.expunged, sources.map((m) => m.uid));
+        assert.equal((await store.directory.getUser(address))!.usedBytes, user.usedBytes, 'a move costs no quota');
+        assert.equal((await store.mail.mailboxStatus(archive.id)).sizeBytes, user.usedBytes);
+      });
+    });
+  });
+}

@@ -1,4 +1,3 @@
-import { latestVersion } from '../store/sqlite/migrations.js';
 import { storeVerbGroup } from './command.js';
 
 export const storeCommand = storeVerbGroup({
@@ -10,7 +9,7 @@ export const storeCommand = storeVerbGroup({
       args: 0,
       // Opening a store migrates it (nodes do the same at start).
       async run(store) {
-        console.log(`store ${store.location} is at schema version ${latestVersion}`);
+        console.log(`store ${store.location} is at schema version ${store.schemaVersion}`);
       },
     },
   },

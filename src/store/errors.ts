@@ -51,6 +51,10 @@ export function asStoreError(err: unknown, what: string): StoreError {
   if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_READONLY') {
     return new StoreError('unavailable', `${what}: the store is not writable`, { cause: err });
   }
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+    // A row that names a user or mailbox that is not (or no longer) there.
+    return new StoreError('not-found', `${what}: what it refers to does not exist`, { cause: err });
+  }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new StoreError('temporary', `${what}: the store is busy`, { cause: err });
   }

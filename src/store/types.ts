@@ -411,8 +411,10 @@ export interface Settings {
 
 /** One open store: everything a node or the CLI needs. */
 export interface Store {
-  /** Where the store lives, as the operator gave it. */
+  /** Where the store lives, as the operator gave it (passwords masked). */
   readonly location: string;
+  /** The schema version the store is at (after its migrations ran at open). */
+  readonly schemaVersion: number;
   readonly directory: Directory;
   readonly mail: MailStore;
   readonly blobs: Blobs;

@@ -87,7 +87,7 @@ test('a session that lost its lock stops without deleting anything', async () =>
           },
         };
       };
-      return { location: store.location, directory: store.directory, blobs: store.blobs, settings: store.settings, cluster: store.cluster, mail, close: () => store.close() };
+      return { ...store, mail };
     },
   });
   try {

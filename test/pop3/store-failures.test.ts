@@ -24,7 +24,7 @@ before(async () => {
       };
       const blobs = Object.create(store.blobs) as Store['blobs'];
       blobs.createReadStream = (id, range) => store.blobs.createReadStream(failing.blobs ? ('0'.repeat(64) as typeof id) : id, range);
-      return { location: store.location, directory, mail, blobs, settings: store.settings, cluster: store.cluster, close: () => store.close() };
+      return { ...store, directory, mail, blobs };
     },
   });
   await h.deliver(ALICE, 'Subject: a\r\n\r\na\r\n');

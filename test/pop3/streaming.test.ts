@@ -29,7 +29,7 @@ before(async () => {
         counter.on('close', () => source.destroy());
         return source.pipe(counter);
       };
-      return { location: store.location, directory: store.directory, mail: store.mail, settings: store.settings, cluster: store.cluster, blobs, close: () => store.close() };
+      return { ...store, blobs };
     },
   });
   const big = Buffer.from('Subject: big\r\n\r\n' + line.repeat(Math.ceil(SIZE / line.length)));

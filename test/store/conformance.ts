@@ -293,6 +293,27 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.equal((await store.mail.getMailbox(u.id, 'Sent'))!.subscribed, true);
     });
 
+    test('edge cases both backends answer alike: rename onto a subscribed name, unknown users, a move at full quota', async () => {
+      const u = await store.directory.addUser({ address: 'edges@example.test', password: 'x', quotaBytes: 100 });
+      await store.mail.createMailbox(u.id, 'Old');
+      await store.mail.setSubscribed(u.id, 'New', true);
+      await store.mail.renameMailbox(u.id, 'Old', 'New');
+      assert.ok((await store.mail.listSubscriptions(u.id)).includes('New'));
+      assert.ok(!(await store.mail.listSubscriptions(u.id)).includes('Old'));
+
+      const ghost = 987654 as typeof u.id;
+      await rejectsWith(store.mail.lockMaildrop(ghost, 'x', 1000), 'not-found');
+      await rejectsWith(store.mail.setSubscribed(ghost, 'Any', true), 'not-found');
+
+      const blob = await store.blobs.put(Buffer.alloc(60, 'q'));
+      await store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      const dest = (await store.mail.getMailbox(u.id, 'New'))!;
+      const moved = await store.mail.moveMessages(inbox.id, [1 as Uid], dest.id);
+      assert.equal(moved.mapping.length, 1, 'a move at 60 of 100 bytes takes no more space, so it is not refused');
+      assert.equal((await store.directory.getUser('edges@example.test'))!.usedBytes, 60);
+    });
+
     test('message index: stored once per blob, replaced by a newer version', async () => {
       const blob = await store.blobs.put(Buffer.from('Subject: idx\r\n\r\n'));
       assert.equal(await store.mail.getMessageIndex(blob.id), null);

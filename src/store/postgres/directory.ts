@@ -1,4 +1,5 @@
 /** The directory (domains, users, aliases, forwards) on PostgreSQL. */
+import { checkPassword, checkQuota, checkRole, maxAliasDepth, normalizeAliasAddress } from '../rules.js';
 import { StoreError } from '../errors.js';
 import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
@@ -19,9 +20,6 @@ interface UserRow {
   password_hash: string;
 }
 
-const roles: readonly UserRole[] = ['admin', 'domain-admin', 'user'];
-/** Aliases pointing at aliases are followed this deep before the chain is called a loop. */
-const maxAliasDepth = 10;
 
 function toUser(row: UserRow): User {
   return {
@@ -36,30 +34,8 @@ function toUser(row: UserRow): User {
   };
 }
 
-function checkQuota(quota: number | undefined): void {
-  if (quota !== undefined && (!Number.isSafeInteger(quota) || quota < 0)) {
-    throw new StoreError('bad-parameters', `quota must be a whole number of bytes (0 for unlimited), not ${quota}`);
-  }
-}
 
-function checkRole(role: string | undefined): void {
-  if (role !== undefined && !roles.includes(role as UserRole)) {
-    throw new StoreError('bad-parameters', `role must be one of ${roles.join(', ')}, not "${role}"`);
-  }
-}
 
-function checkPassword(password: string | undefined): void {
-  if (password !== undefined && (password.length === 0 || password.length > 1024)) {
-    throw new StoreError('bad-parameters', 'a password must have between 1 and 1024 characters');
-  }
-}
-
-/** Alias addresses are full addresses or "@domain" for a catch-all. */
-function normalizeAliasAddress(address: string): string {
-  const trimmed = address.trim();
-  if (trimmed.startsWith('@')) return `@${normalizeDomain(trimmed.slice(1))}`;
-  return normalizeAddress(trimmed);
-}
 
 function noDomain(domain: string): StoreError {
   return new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);

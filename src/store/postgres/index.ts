@@ -111,6 +111,7 @@ export async function openPostgresStore(location: string, opts: PostgresStoreOpt
     await checkBlobMarker(db, blobsDir);
     return {
       location: where.display,
+      schemaVersion: latestVersion,
       directory: new PgDirectory(db),
       mail: new PgMailStore(db),
       blobs,

@@ -16,7 +16,7 @@
  * maildrop lock, a subscription) through.
  */
 import { StoreError } from '../errors.js';
-import { applyFlagOperation, canonicalMailboxName } from '../sqlite/mail-store.js';
+import { applyFlagOperation, canonicalMailboxName, sameFlags } from '../rules.js';
 import type {
   BlobId, CopyResult, Delivery, DeliveryResult, FlagUpdate, FlagUpdateResult, Mailbox, MailboxChanges, MailboxId, MailboxStatus,
   MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, Uid, UserId,
@@ -76,11 +76,6 @@ function toMessage(row: MessageRow): MessageRecord {
   };
 }
 
-function sameFlags(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a.map((f) => f.toLowerCase()));
-  return b.every((f) => set.has(f.toLowerCase()));
-}
 
 function sortedUnique(ids: readonly number[]): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
@@ -446,7 +441,8 @@ export class PgMailStore implements MailStore {
       const { usage, boxes } = await lockForChange(c, [from, to], { sameOwner: true });
       const source = boxes.get(from)!;
       const target = boxes.get(to)!;
-      const result = await copyRows(c, source, target, uids, usage.get(target.user_id)!, true);
+      // A move takes no more space, so it is not refused for quota.
+      const result = await copyRows(c, source, target, uids, usage.get(target.user_id)!, false);
       await removeMessages(c, source, result.mapping.map((m) => m.sourceUid));
       return result;
     });

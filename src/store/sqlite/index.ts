@@ -9,6 +9,7 @@ import { asStoreError } from '../errors.js';
 import { FsBlobs } from '../fs/fs-blobs.js';
 import type { Store } from '../types.js';
 import { openDatabase } from './database.js';
+import { latestVersion } from './migrations.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteMailStore } from './mail-store.js';
 import { SqliteSettings } from './settings.js';
@@ -31,6 +32,7 @@ export async function openSqliteStore(dir: string, opts: { migrate?: boolean } =
   await blobs.init();
   return {
     location: dir,
+    schemaVersion: latestVersion,
     directory: new SqliteDirectory(db),
     mail: new SqliteMailStore(db),
     blobs,

@@ -1,4 +1,5 @@
 /** Mailboxes, messages, quota accounting and maildrop locks on the embedded store. */
+import { applyFlagOperation, canonicalMailboxName, sameFlags } from '../rules.js';
 import { StoreError, asStoreError } from '../errors.js';
 import type {
   BlobId, CopyResult, Delivery, DeliveryResult, FlagUpdate, FlagUpdateResult, Mailbox, MailboxChanges, MailboxId, MailboxStatus,
@@ -56,32 +57,6 @@ function toMessage(row: MessageRow): MessageRecord {
 /** Mailbox columns with the subscription flag joined in. */
 const mailboxColumns = `m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
 
-/** Applies a STORE operation to a flag list; keywords compare case-insensitively. */
-export function applyFlagOperation(current: readonly string[], update: FlagUpdate): string[] {
-  const key = (f: string) => f.toLowerCase();
-  const given = new Map(update.flags.map((f) => [key(f), f]));
-  switch (update.operation) {
-    case 'set':
-      return [...given.values()];
-    case 'add': {
-      const have = new Set(current.map(key));
-      return [...current, ...[...given].filter(([k]) => !have.has(k)).map(([, f]) => f)];
-    }
-    case 'remove':
-      return current.filter((f) => !given.has(key(f)));
-  }
-}
-
-function sameFlags(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a.map((f) => f.toLowerCase()));
-  return b.every((f) => set.has(f.toLowerCase()));
-}
-
-/** INBOX is case-insensitive (RFC 3501 5.1); every other name is kept as given. */
-export function canonicalMailboxName(name: string): string {
-  return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
-}
 
 export class SqliteMailStore implements MailStore {
   constructor(private readonly db: Db) {}
@@ -169,7 +144,8 @@ export class SqliteMailStore implements MailStore {
       rename.run(target, mb.id);
       for (const c of children) rename.run(target + c.name.slice(source.length), c.id);
       // Subscriptions follow the mailboxes they name.
-      const subs = this.db.prepare('UPDATE subscriptions SET name = ? WHERE user_id = ? AND name = ?');
+      // OR REPLACE: the new name may be subscribed already (subscriptions may name absent mailboxes).
+      const subs = this.db.prepare('UPDATE OR REPLACE subscriptions SET name = ? WHERE user_id = ? AND name = ?');
       subs.run(target, userId, source);
       for (const c of children) subs.run(target + c.name.slice(source.length), userId, c.name);
     }));
@@ -331,7 +307,8 @@ export class SqliteMailStore implements MailStore {
 
   async moveMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
     return this.run('moving messages', () => writeTransaction(this.db, () => {
-      const result = this.copyRows(from, uids, to, true);
+      // A move takes no more space, so it is not refused for quota.
+      const result = this.copyRows(from, uids, to, false);
       this.removeMessages(from, result.mapping.map((m) => m.sourceUid));
       return result;
     }));

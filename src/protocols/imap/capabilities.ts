@@ -11,8 +11,17 @@ import { isIP } from 'node:net';
 export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4REV2'] as const;
 export type EnableableCapability = (typeof ENABLEABLE)[number];
 
-/** Capabilities that do not depend on the connection or the login state. */
-const BASE = ['IMAP4rev1', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE'];
+/** How an ENABLEd capability is spelled in the ENABLED response (capability names are case-insensitive). */
+export function capabilitySpelling(capability: EnableableCapability): string {
+  return capability === 'IMAP4REV2' ? 'IMAP4rev2' : capability;
+}
+
+/**
+ * Capabilities that do not depend on the connection or the login state.
+ * Both revisions are announced (RFC 9051 Appendix A): the session speaks
+ * IMAP4rev1 until the client sends `ENABLE IMAP4rev2`.
+ */
+const BASE = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE'];
 
 /** Capabilities added once the user has logged in. */
 const AFTER_LOGIN = [

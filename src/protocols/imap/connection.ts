@@ -36,14 +36,16 @@ export class Connection {
     /** The connection is encrypted. */
     public secure: boolean,
     private readonly log: Logger,
+    /** The real client's address (from a traffic manager's PROXY header); the socket's peer when absent. */
+    private readonly clientAddress?: string,
   ) {
     this.socket = socket;
     this.attach(socket);
   }
 
-  /** The client's address. */
+  /** The client's address: the one a trusted PROXY header named, else the socket's peer. */
   get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
+    return this.clientAddress ?? this.socket.remoteAddress;
   }
 
   /** True once the socket has closed. */

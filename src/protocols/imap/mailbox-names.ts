@@ -47,12 +47,20 @@ export function mailboxNameProblem(name: string): string | null {
 
 /**
  * Checks a name a client wants to create or rename to, returning its
- * canonical form.
+ * canonical form. With `utf8` (the client sent the name as UTF-8: UTF8=ACCEPT
+ * or IMAP4rev2), the name must also be Net-Unicode, i.e. in Unicode
+ * normalization form C (RFC 9051 section 5.1 "MUST prohibit the creation of
+ * 8-bit mailbox names that do not comply with Net-Unicode", RFC 6855
+ * section 3); Rookery refuses other forms rather than normalising them, so
+ * one name never has two spellings.
  * @throws ImapError NO [CANNOT] with the reason.
  */
-export function validateNewMailboxName(name: string): string {
+export function validateNewMailboxName(name: string, options: { utf8?: boolean } = {}): string {
   const problem = mailboxNameProblem(name);
   if (problem) throw new ImapError('NO', problem, { name: 'CANNOT' });
+  if (options.utf8 && name.normalize('NFC') !== name) {
+    throw new ImapError('NO', 'the mailbox name is not in Unicode normalization form C (Net-Unicode, RFC 5198)', { name: 'CANNOT' });
+  }
   return canonicalName(name);
 }
 

@@ -18,6 +18,7 @@ import type { ServiceContext } from '../../net/service.js';
 import type { Store, User } from '../../store/types.js';
 import { capabilityList, plaintextAuthAllowed, type EnableableCapability } from './capabilities.js';
 import { COMMANDS } from './commands/index.js';
+import { refusedSearchSaves } from './commands/search.js';
 import { Connection, ConnectionGone } from './connection.js';
 import { bad, ImapError, no, replyForError } from './errors.js';
 import { canonicalName } from './mailbox-names.js';
@@ -132,7 +133,18 @@ export class ImapSession implements CommandContext {
   }
 
   get encodeOptions(): EncodeOptions {
-    return { utf8: this.enabled.has('UTF8=ACCEPT') };
+    return { utf8: this.utf8Mode };
+  }
+
+  /**
+   * Mailbox names are UTF-8 on the wire, and UTF-8 may go in quoted strings:
+   * after ENABLE UTF8=ACCEPT (RFC 6855 section 3) or ENABLE IMAP4rev2 (RFC
+   * 9051 section 5.1: rev2 names are Net-Unicode; Appendix A: a server
+   * announcing both revisions sends UTF-8 quoted strings only after the
+   * client enabled IMAP4rev2). Otherwise names are modified UTF-7.
+   */
+  private get utf8Mode(): boolean {
+    return this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2');
   }
 
   user(): User {
@@ -187,7 +199,7 @@ export class ImapSession implements CommandContext {
       this.ending = 'the selected mailbox was deleted by another session';
       return;
     }
-    const chunks = encodeUpdates(updates, { qresync: this.enabled.has('QRESYNC'), condstore: this.enabled.has('CONDSTORE'), utf8: this.enabled.has('UTF8=ACCEPT') });
+    const chunks = encodeUpdates(updates, { qresync: this.enabled.has('QRESYNC'), condstore: this.enabled.has('CONDSTORE'), utf8: this.utf8Mode });
     if (chunks.length > 0) await this.send(chunks);
   }
 
@@ -393,7 +405,7 @@ export class ImapSession implements CommandContext {
     if (linesSoFar.length !== 1) return;
     // Parse the line as if the literal were empty, to read the mailbox name with the real grammar.
     const probe: FramedCommand = { lines: [linesSoFar[0]!, Buffer.alloc(0)], literals: [{ data: Buffer.alloc(0), binary: false, synchronising: true }] };
-    const parsed = parseCommand(probe, { utf8Accept: this.enabled.has('UTF8=ACCEPT') });
+    const parsed = parseCommand(probe, { utf8Accept: this.utf8Mode });
     if (!parsed.ok || parsed.request.command !== 'APPEND') return; // the full parse will answer it
     const user = this.user();
     const mailbox = await this.store.mail.getMailbox(user.id, canonicalName(parsed.request.mailbox));
@@ -412,11 +424,13 @@ export class ImapSession implements CommandContext {
   }
 
   private async runCommand(framed: FramedCommand): Promise<void> {
-    const parsed = parseCommand(framed, { utf8Accept: this.enabled.has('UTF8=ACCEPT') });
+    const parsed = parseCommand(framed, { utf8Accept: this.utf8Mode });
     if (!parsed.ok) {
       const error = parsed.error;
       // An empty line is ignored, as by Dovecot: some clients send a stray CRLF after a literal.
       if (error.code === 'empty-command') return;
+      // RFC 5182 2.1: a saving SEARCH answered NO (BADCHARSET, found by the parser) empties "$".
+      if (error.code === 'bad-charset' && this.selectedMailbox && framed.lines[0] && refusedSearchSaves(framed.lines[0])) this.selectedMailbox.saveResult([]);
       await this.reply(error.tag, error.status, error.sentence, error.responseCode ? { name: error.responseCode } : undefined);
       if (error.status === 'BAD') await this.countBad();
       return;

@@ -22,7 +22,7 @@ export const create: ImapCommand<'CREATE'> = {
   async run(ctx, request) {
     let name = request.mailbox;
     if (name.endsWith(SEPARATOR) && name.length > 1) name = name.slice(0, -1);
-    const canonical = validateNewMailboxName(name);
+    const canonical = validateNewMailboxName(name, { utf8: ctx.encodeOptions.utf8 ?? false });
     if (canonical === 'INBOX') throw no('INBOX always exists', 'ALREADYEXISTS');
     if (request.specialUse.length > 1) throw no('a mailbox can have only one special use', 'USEATTR');
     const userId = ctx.user().id;

@@ -11,7 +11,9 @@
  * Every mailbox gets \HasChildren or \HasNoChildren and its special use.
  * Names that are only parents of existing mailboxes (possible after a
  * RENAME or DELETE elsewhere) are listed as \Noselect (\NonExistent in an
- * extended LIST). `LIST "" ""` answers the hierarchy separator.
+ * extended LIST, and in every LIST once IMAP4rev2 is enabled, where
+ * LIST-EXTENDED is part of the base protocol). `LIST "" ""` answers the
+ * hierarchy separator.
  */
 import type { Mailbox } from '../../../store/types.js';
 import { ancestorsOf, compileListPattern, joinReference, SEPARATOR } from '../mailbox-names.js';
@@ -59,8 +61,24 @@ function sortNames(a: string, b: string): number {
   return a < b ? -1 : 1;
 }
 
+/**
+ * The LIST response IMAP4rev2 sends for the mailbox a SELECT or EXAMINE
+ * opens (RFC 9051 section 6.3.2: "The server MUST return a LIST response
+ * with the mailbox name. The list of mailbox attributes MUST be accurate."):
+ * \HasChildren or \HasNoChildren and the special use, as LIST shows them.
+ * Names are never normalised here, so OLDNAME is never needed.
+ */
+export async function selectedListResponse(ctx: CommandContext, mailbox: Mailbox): Promise<ImapValue[]> {
+  const all = await ctx.store.mail.listMailboxes(ctx.user().id);
+  const hasChildren = all.some((m) => m.name.startsWith(mailbox.name + SEPARATOR));
+  const attributes: ImapValue[] = [atom(hasChildren ? '\\HasChildren' : '\\HasNoChildren')];
+  if (mailbox.specialUse) attributes.push(atom(mailbox.specialUse));
+  return [atom('LIST'), attributes, SEPARATOR, mailboxValue(mailbox.name, ctx.encodeOptions.utf8 ?? false)];
+}
+
 export async function runList(ctx: CommandContext, request: RequestOf<'LIST'>): Promise<void> {
   const utf8 = ctx.encodeOptions.utf8 ?? false;
+  const rev2 = ctx.isEnabled('IMAP4REV2');
   const { selection, returns, extended } = request;
   if (!extended && request.patterns.length === 1 && request.patterns[0] === '') {
     await ctx.untagged([atom('LIST'), [atom('\\Noselect')], SEPARATOR, '']);
@@ -85,7 +103,8 @@ export async function runList(ctx: CommandContext, request: RequestOf<'LIST'>): 
     // A name that is not a mailbox shows only as a parent, or as a subscription when those are asked for.
     if (!c.mailbox && !c.hasChildren && !(selection.subscribed && (c.subscribed || childInfo))) continue;
     const attributes: ImapValue[] = [];
-    if (!c.mailbox) attributes.push(atom(extended ? '\\NonExistent' : '\\Noselect'));
+    // RFC 5258 / RFC 9051 7.3.1: \NonExistent (which implies \Noselect) in extended LISTs and in every IMAP4rev2 LIST.
+    if (!c.mailbox) attributes.push(atom(extended || rev2 ? '\\NonExistent' : '\\Noselect'));
     if (c.mailbox || c.hasChildren) attributes.push(atom(c.hasChildren ? '\\HasChildren' : '\\HasNoChildren'));
     if (showSubscribed && c.subscribed) attributes.push(atom('\\Subscribed'));
     if (c.mailbox?.specialUse) attributes.push(atom(c.mailbox.specialUse));

@@ -19,7 +19,7 @@ export const rename: ImapCommand<'RENAME'> = {
   flags: NO_FLAGS,
   async run(ctx, request) {
     const source = await requireMailbox(ctx, request.from);
-    const target = validateNewMailboxName(request.to);
+    const target = validateNewMailboxName(request.to, { utf8: ctx.encodeOptions.utf8 ?? false });
     if (target === 'INBOX') throw no('INBOX exists already', 'ALREADYEXISTS');
     const userId = ctx.user().id;
     if (await ctx.store.mail.getMailbox(userId, target)) throw no('a mailbox with the new name exists already', 'ALREADYEXISTS');

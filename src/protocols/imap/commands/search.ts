@@ -9,7 +9,9 @@
  * The matching is search/ (searchMessages). This file answers: `* SEARCH`
  * for a plain SEARCH (with "(MODSEQ n)" when a MODSEQ key was used), or
  * `* ESEARCH (TAG "t") [UID] MIN/MAX/COUNT/ALL [MODSEQ n]` when RETURN was
- * given (or IMAP4rev2 is enabled), and saves the result for "$".
+ * given, and always once IMAP4rev2 is enabled (RFC 9051 6.4.4 and
+ * Appendix E: the SEARCH response is deprecated; no RETURN means ALL). It
+ * saves the result for "$" (SEARCHRES, part of IMAP4rev2).
  */
 import type { Uid } from '../../../store/types.js';
 import { ImapError } from '../errors.js';
@@ -34,6 +36,18 @@ export function usesModSeq(key: SearchKey): boolean {
   }
 }
 
+/**
+ * Whether a SEARCH the parser refused asked to SAVE its result, read from the
+ * command's first line: `[UID] SEARCH RETURN (options)` must lead the
+ * arguments (RFC 4731 3.1), so the options are a plain list of atoms there.
+ * Used for the one NO the parser itself answers (BADCHARSET), after which
+ * RFC 5182 2.1 wants the saved result emptied as for any failed saving SEARCH.
+ */
+export function refusedSearchSaves(firstLine: Buffer): boolean {
+  const m = /^\S+ (?:UID )?SEARCH RETURN \(([^)]*)\)/i.exec(firstLine.toString('latin1'));
+  return m !== null && m[1]!.split(' ').some((option) => option.toUpperCase() === 'SAVE');
+}
+
 export const search: ImapCommand<'SEARCH'> = {
   name: 'SEARCH',
   states: ['selected'],
@@ -51,8 +65,11 @@ export const search: ImapCommand<'SEARCH'> = {
         { charset: request.charset },
       );
     } catch (err) {
-      if (err instanceof SearchError) throw new ImapError(err.status, err.message, { name: err.responseCode });
-      throw err;
+      const failure = err instanceof SearchError ? new ImapError(err.status, err.message, { name: err.responseCode }) : err;
+      // RFC 5182 2.1: a SEARCH with SAVE that fails with NO empties the saved result (BAD leaves it alone).
+      const isBad = failure instanceof ImapError && failure.status === 'BAD';
+      if (request.returnOptions?.includes('SAVE') && !isBad) selected.saveResult([]);
+      throw failure;
     }
     const numbers = hits.map((m) => (request.uid ? m.record.uid : m.seq));
     const highestModSeq = modSeqAsked && hits.length > 0 ? SelectedMailbox.highestModSeqOf(hits) : 0;

@@ -7,7 +7,8 @@
  *                     [SP known-uids] [SP seq-match-data] ")"
  *
  * Answers FLAGS, EXISTS, RECENT (IMAP4rev1 only), OK [UNSEEN] (rev1),
- * [PERMANENTFLAGS], [UIDVALIDITY], [UIDNEXT], [HIGHESTMODSEQ], then, for a
+ * [PERMANENTFLAGS], [UIDVALIDITY], [UIDNEXT], [HIGHESTMODSEQ], the mailbox's
+ * LIST response (IMAP4rev2 only, RFC 9051 6.3.2), then, for a
  * QRESYNC select with the right UIDVALIDITY, VANISHED (EARLIER) and FETCH
  * for what changed since the client's modseq. A failed SELECT leaves no
  * mailbox selected (RFC 3501 6.3.1). EXAMINE (examine.ts) is the same,
@@ -20,6 +21,7 @@ import { SelectedMailbox } from '../selected-mailbox.js';
 import { requireMailbox } from '../session-helpers.js';
 import { AUTHENTICATED_STATES, type CommandContext, type ImapCommand, type RequestOf } from '../session-context.js';
 import { atom, encodeFetch, sequenceSetIncludes, sequenceSetValue, type ImapValue, type QresyncParameters } from '../wire/index.js';
+import { selectedListResponse } from './list.js';
 
 /** SELECT and EXAMINE, which differ only in `readOnly`. */
 export function openMailboxCommand<N extends 'SELECT' | 'EXAMINE'>(name: N): ImapCommand<N> {
@@ -51,6 +53,8 @@ export function openMailboxCommand<N extends 'SELECT' | 'EXAMINE'>(name: N): Ima
       await ctx.untaggedStatus('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [mailbox.uidValidity] });
       await ctx.untaggedStatus('OK', 'predicted next UID', { name: 'UIDNEXT', args: [view.uidNext] });
       await ctx.untaggedStatus('OK', 'highest modseq', { name: 'HIGHESTMODSEQ', args: [view.highestModSeq] });
+      // RFC 9051 6.3.2: IMAP4rev2 adds the mailbox's LIST response.
+      if (rev2) await ctx.untagged(await selectedListResponse(ctx, mailbox));
       ctx.setSelected(view);
       if (request.qresync && request.qresync.uidValidity === mailbox.uidValidity) await resynchronise(ctx, view, request.qresync);
       return { code: { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' }, text: `${name} completed` };

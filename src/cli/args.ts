@@ -1,8 +1,10 @@
 /**
  * Shared pieces of the command line: option parsing with one clear error
- * for mistakes, the --store option every command takes, sizes like "2G",
- * and reading a password from standard input.
+ * for mistakes, the --store option every command takes (and --blobs, the
+ * blob directory of a postgres:// store), sizes like "2G", and reading a
+ * password from standard input.
  */
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultStoreLocation, openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
@@ -19,6 +21,7 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export const storeOption = {
   store: { type: 'string', short: 's' },
+  blobs: { type: 'string' },
 } as const;
 
 export function parse<O extends Options>(args: string[], options: O, usage: string) {
@@ -30,8 +33,34 @@ export function parse<O extends Options>(args: string[], options: O, usage: stri
   }
 }
 
-export function storeLocation(values: { store?: unknown }): string {
-  return typeof values.store === 'string' && values.store !== '' ? values.store : defaultStoreLocation();
+/**
+ * The store location from --store (or ROOKERY_STORE, or the default), with
+ * --blobs DIR made the blobs parameter of a postgres:// URL. The embedded
+ * store keeps its blobs in its own directory, so --blobs is refused there.
+ */
+export function storeLocation(values: { store?: unknown; blobs?: unknown }): string {
+  const location = typeof values.store === 'string' && values.store !== '' ? values.store : defaultStoreLocation();
+  return typeof values.blobs === 'string' ? withBlobs(location, values.blobs) : location;
+}
+
+/** A postgres:// location with its blobs parameter set to dir (resolved to an absolute path). */
+export function withBlobs(location: string, dir: string): string {
+  if (dir === '') throw new UsageError('--blobs needs a directory');
+  if (!isPostgresLocation(location)) {
+    throw new UsageError(`--blobs is for a postgres:// store; the embedded store at ${location} keeps its blobs in its own directory`);
+  }
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw new UsageError(`"${location}" is not a valid postgres:// URL`);
+  }
+  url.searchParams.set('blobs', resolve(dir));
+  return url.toString();
+}
+
+export function isPostgresLocation(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
 }
 
 /** Opens the store named by --store / ROOKERY_STORE, runs fn, closes it. */

@@ -1,16 +1,69 @@
-import { storeVerbGroup } from './command.js';
+/**
+ * `rookery store migrate`: bring a store's schema up to date (nodes do the
+ * same at start). `rookery store copy`: move a whole installation into a
+ * new, empty store, e.g. from the embedded store to PostgreSQL and back.
+ */
+import { copyStore } from '../store/copy.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+import { isPostgresLocation, need, parse, UsageError, withBlobs, withStore } from './args.js';
+import type { CommandGroup } from './command.js';
 
-export const storeCommand = storeVerbGroup({
+const migrateUsage = 'rookery store migrate [--store LOCATION] [--blobs DIR]';
+const copyUsage = 'rookery store copy --from LOCATION --to LOCATION [--blobs DIR]';
+
+async function migrate(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {}, migrateUsage);
+  need(positionals, 0, migrateUsage);
+  // Opening a store runs its migrations.
+  await withStore(values, async (store) => {
+    console.log(`store ${store.location} is at schema version ${store.schemaVersion}`);
+  });
+}
+
+async function copy(args: string[]): Promise<void> {
+  const { values } = parse(args, { from: { type: 'string' }, to: { type: 'string' } }, copyUsage);
+  if (values.store !== undefined) throw new UsageError(`store copy takes --from and --to, not --store\nusage: ${copyUsage}`);
+  if (typeof values.from !== 'string' || values.from === '' || typeof values.to !== 'string' || values.to === '') {
+    throw new UsageError(`give both --from and --to\nusage: ${copyUsage}`);
+  }
+  let from = values.from;
+  let to = values.to;
+  if (typeof values.blobs === 'string') {
+    // --blobs names the blob directory of the one PostgreSQL side; with two, each URL says its own.
+    const pgFrom = isPostgresLocation(from);
+    const pgTo = isPostgresLocation(to);
+    if (pgFrom && pgTo) throw new UsageError('both stores are postgres:// URLs; give each its blob directory as ?blobs=DIR in its URL instead of --blobs');
+    if (!pgFrom && !pgTo) throw new UsageError('--blobs is for a postgres:// store; both of these are embedded stores');
+    if (pgFrom) from = withBlobs(from, values.blobs);
+    else to = withBlobs(to, values.blobs);
+  }
+  const source = await openStore(from);
+  let target: Store;
+  try {
+    target = await openStore(to);
+  } catch (err) {
+    await source.close();
+    throw err;
+  }
+  try {
+    const counts = await copyStore(source, target);
+    console.log(`copied ${source.location} to ${target.location}: ${counts.domains} domain(s), ${counts.users} user(s), ` +
+      `${counts.aliases} alias target(s), ${counts.forwards} forward(s), ${counts.mailboxes} mailbox(es), ${counts.messages} message(s), ` +
+      `${counts.expunged} expunge record(s), ${counts.settings} setting(s), ${counts.blobs} blob(s)`);
+  } finally {
+    await Promise.allSettled([source.close(), target.close()]);
+  }
+}
+
+export const storeCommand: CommandGroup = {
   name: 'store',
-  summary: "bring the store's schema up to date",
-  verbs: {
-    migrate: {
-      usage: 'rookery store migrate',
-      args: 0,
-      // Opening a store migrates it (nodes do the same at start).
-      async run(store) {
-        console.log(`store ${store.location} is at schema version ${store.schemaVersion}`);
-      },
-    },
+  summary: "bring the store's schema up to date; copy an installation to another store",
+  usage: [migrateUsage, copyUsage],
+  async run(args) {
+    const [verb, ...rest] = args;
+    if (verb === 'migrate') return migrate(rest);
+    if (verb === 'copy') return copy(rest);
+    throw new UsageError(`unknown verb "${verb ?? ''}" for store\nusage: ${migrateUsage}\n       ${copyUsage}`);
   },
-});
+};

@@ -409,6 +409,256 @@ export interface Settings {
   all(): Promise<Record<string, string>>;
 }
 
+// ---------------------------------------------------------------- change feed
+
+/**
+ * What changed in the store, as told to every process that has it open.
+ * A change says only what to look at again, never the new state: a
+ * listener re-reads what it cares about (an IMAP session catches up from
+ * its modseq), so a repeated or merged notice does no harm.
+ */
+export type StoreChange =
+  /** Messages were added, flagged, moved or expunged, or the mailbox was renamed, created or deleted. */
+  | { kind: 'mailbox'; mailboxId: MailboxId }
+  /** Domains, users (a password, enabled, quota), aliases or forwards changed. */
+  | { kind: 'directory' }
+  /** A cluster-wide setting changed (e.g. the certificate, "tls.certificate"). */
+  | { kind: 'settings'; key: string }
+  /** Queued mail should be tried now (ETRN, a flush), for one domain or all. */
+  | { kind: 'queue'; domain?: string }
+  /**
+   * Notices may have been missed (the feed lost its connection and got it
+   * back): re-read everything watched, as if each thing had changed.
+   */
+  | { kind: 'resync' };
+
+/**
+ * Changes pushed to every process that has the store open. The backend
+ * publishes mailbox, directory and settings changes itself once they are
+ * committed, so no caller can forget; others (the queue) publish their
+ * own. Delivery is at least once per subscriber while connected, and a
+ * 'resync' covers any gap; listeners are called in this process's event
+ * loop and must not throw.
+ */
+export interface ChangeFeed {
+  /** Tells every subscriber (in this and other processes) about a change. */
+  publish(change: StoreChange): Promise<void>;
+  /** Calls listener for every change from now on; returns the function that stops it. */
+  subscribe(listener: (change: StoreChange) => void): () => void;
+}
+
+// ---------------------------------------------------------------- outbound queue
+
+/** Where one recipient of a queued message stands. */
+export type QueueRecipientState =
+  /** Waiting for its next attempt, or being tried by the worker holding its lease. */
+  | 'queued'
+  /** Accepted by the next hop (or filed locally): final. */
+  | 'delivered'
+  /** Given up on, and the sender told (unless it was the null sender): final. */
+  | 'bounced';
+
+export interface QueuedRecipient {
+  /** The envelope recipient as enqueued. */
+  address: string;
+  /** Its domain, lower-cased: what ETRN and the transport map select on. */
+  domain: string;
+  state: QueueRecipientState;
+  /** Attempts that ended (delivered, bounced or deferred); one cut short by a dead node is not counted. */
+  attempts: number;
+  /** When it is due; a flush (ETRN) moves this to now. */
+  nextAttemptAt: Date;
+  /** The last failure, in the remote's words where there were any; '' when none. */
+  lastError: string;
+  /** The worker trying it now, or null. */
+  leaseOwner: string | null;
+  /** When that worker's claim lapses and another worker may take it over. */
+  leaseExpiresAt: Date | null;
+  /** Whether the sender has been sent a delay warning for it. */
+  delayWarned: boolean;
+}
+
+export interface QueuedMessage {
+  /** The queue id (letters and digits), shown by `rookery queue list`. */
+  id: string;
+  /** The envelope sender; '' for the null sender (bounces). */
+  sender: string;
+  /** The message bytes, durable before the message was queued. */
+  blobId: BlobId;
+  size: number;
+  createdAt: Date;
+  /** The node that queued it. */
+  origin: string;
+  /** Recipients not yet final in list(); the claimed ones in claim(). */
+  recipients: QueuedRecipient[];
+}
+
+export interface NewQueuedMessage {
+  /** '' for the null sender. */
+  sender: string;
+  /** A blob already made durable (BlobWriter.commit resolved). */
+  blobId: BlobId;
+  size: number;
+  /** Envelope recipients, at least one; duplicates are queued once. */
+  recipients: string[];
+  /** The queueing node's name. */
+  origin: string;
+}
+
+/** How one claimed recipient's attempt ended. */
+export type RecipientOutcome =
+  | { address: string; outcome: 'delivered' }
+  | { address: string; outcome: 'bounced'; error: string }
+  | {
+    address: string;
+    outcome: 'deferred';
+    error: string;
+    /** Due again this long from now (on the store's clock). */
+    retryInMs: number;
+    /** Set once the sender has been sent a delay warning. */
+    delayWarned?: boolean;
+  };
+
+/**
+ * The cluster-wide outbound queue. Workers on every node claim due
+ * recipients with a lease: a worker that dies mid-delivery leaves its
+ * recipients to the others once the lease lapses (at least once, never
+ * lost). A message disappears once every recipient is final; its blob
+ * stays (content-addressed and possibly shared; sweeping unreferenced
+ * blobs is a separate job).
+ */
+export interface OutboundQueue {
+  /** Queues a message for its recipients, due now, in one transaction; returns the queue id. */
+  enqueue(message: NewQueuedMessage): Promise<string>;
+  /**
+   * Leases up to `limit` due recipients that nobody holds a live lease on,
+   * to `owner` for `leaseMs`, oldest due first; grouped by message.
+   */
+  claim(opts: { owner: string; leaseMs: number; limit: number }): Promise<QueuedMessage[]>;
+  /** Extends every live lease `owner` holds by `leaseMs` from now; returns how many. */
+  renewLeases(owner: string, leaseMs: number): Promise<number>;
+  /**
+   * Records attempts' outcomes. An outcome counts only while no other
+   * worker holds a live lease on the recipient and it is still queued;
+   * the others are ignored (another worker took over). Returns whether the
+   * message is gone because every recipient is now final.
+   */
+  settle(id: string, owner: string, outcomes: RecipientOutcome[]): Promise<{ removed: boolean }>;
+  /**
+   * Makes queued recipients due now (ETRN, `rookery queue flush`): all,
+   * or those of one domain, and with `subdomains` its subdomains too
+   * (RFC 1985's "@domain"). Returns how many recipients were made due.
+   */
+  flush(domain?: string, opts?: { subdomains?: boolean }): Promise<number>;
+  /** Queued messages with their recipients that are not final, oldest first; optionally of one domain. */
+  list(opts?: { domain?: string }): Promise<QueuedMessage[]>;
+  get(id: string): Promise<QueuedMessage | null>;
+  /** Removes a message and all its recipients ('not-found' if there is none); its blob stays. */
+  delete(id: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- access tokens
+
+/**
+ * What an access token is for: 'api' for a bearer token made by
+ * `rookery token create` (or the API), 'session' for a signed-in web
+ * session (its cookie carries the token, so a session is valid on every
+ * node and ends everywhere at once when it is removed).
+ */
+export type AccessTokenKind = 'api' | 'session';
+
+/** An access token as the store keeps it, without its secret. */
+export interface AccessToken {
+  /** Public identifier (lower-case hex), part of the token text; not a secret. */
+  id: string;
+  kind: AccessTokenKind;
+  /** What the bearer may do (see src/web/auth.ts). */
+  role: UserRole;
+  /** For 'domain-admin': the one domain it administers; null otherwise. */
+  domain: string | null;
+  /** The user the token acts as ('user' tokens and sessions); null for a token of no particular user. */
+  subject: string | null;
+  /** Free text for the operator ("backup script"); may be empty. */
+  label: string;
+  createdAt: Date;
+  /** After this the token is refused and find() no longer returns it; null: never. */
+  expiresAt: Date | null;
+  /** When it was last presented (updated at most about once a minute); null: never used. */
+  lastUsedAt: Date | null;
+}
+
+export interface NewAccessToken {
+  /** 8 to 64 lower-case hex characters, chosen by the caller (random); 'exists' if taken. */
+  id: string;
+  kind: AccessTokenKind;
+  /** A hash of the secret part (the store never sees the secret). */
+  secretHash: string;
+  role: UserRole;
+  domain?: string | null;
+  subject?: string | null;
+  label?: string;
+  expiresAt?: Date | null;
+}
+
+/** Bearer tokens and web sessions, hashed, shared by every node. */
+export interface AccessTokens {
+  create(token: NewAccessToken): Promise<AccessToken>;
+  /** The token and its secret hash; null if unknown or expired. */
+  find(id: string): Promise<{ token: AccessToken; secretHash: string } | null>;
+  /** Every unexpired token (of one kind if given), oldest first. */
+  list(opts?: { kind?: AccessTokenKind }): Promise<AccessToken[]>;
+  /** Records that the token was presented at `at`. */
+  touch(id: string, at: Date): Promise<void>;
+  /** Removes a token ('not-found' if there is none). */
+  remove(id: string): Promise<void>;
+  /** Removes every token of a subject (a deleted user's sessions); returns how many. */
+  removeForSubject(subject: string): Promise<number>;
+  /** Removes expired tokens; returns how many. */
+  removeExpired(): Promise<number>;
+}
+
+// ---------------------------------------------------------------- whole-store transfer
+
+/**
+ * One table's rows in a dump of a whole store (StoreTransfer), in the
+ * stores' own terms: ids as stored, password hashes as stored, times in ms
+ * since the epoch, flags as the space-separated text both backends keep.
+ * What is left out is what belongs to running processes, not to the
+ * installation: maildrop locks, the cluster registry, the change log.
+ */
+export type StoreDumpBatch =
+  | { table: 'domains'; rows: { name: string; createdAt: number }[] }
+  | { table: 'users'; rows: {
+      id: number; address: string; domain: string; passwordHash: string; quotaBytes: number; usedBytes: number;
+      customerId: string; enabled: boolean; role: string; createdAt: number; lastUidValidity: number;
+    }[] }
+  | { table: 'aliases'; rows: { address: string; domain: string; target: string; position: number }[] }
+  | { table: 'forwards'; rows: { address: string; domain: string; target: string; keepCopy: boolean }[] }
+  | { table: 'mailboxes'; rows: {
+      id: number; userId: number; name: string; specialUse: string | null; uidValidity: number; uidNext: number; highestModSeq: number;
+    }[] }
+  | { table: 'subscriptions'; rows: { userId: number; name: string }[] }
+  | { table: 'messages'; rows: { mailboxId: number; uid: number; blobId: string; size: number; internalDate: number; flags: string; modSeq: number }[] }
+  | { table: 'expunged'; rows: { mailboxId: number; uid: number; modSeq: number }[] }
+  | { table: 'messageIndex'; rows: { blobId: string; version: number; data: string }[] }
+  | { table: 'settings'; rows: { key: string; value: string }[] };
+
+/**
+ * Reading and loading a whole store, for `rookery store copy` (copy.ts).
+ * Blobs are not part of the dump: the copier moves them with Blobs.
+ */
+export interface StoreTransfer {
+  /** Whether the store holds nothing an installation would miss (no domain, user, alias or setting). */
+  isEmpty(): Promise<boolean>;
+  /** Every table in batches, parents before children, from one consistent snapshot. */
+  exportState(): AsyncIterable<StoreDumpBatch>;
+  /**
+   * Loads a dump in one transaction: all of it or nothing. Refuses
+   * ('exists') a store that is not empty.
+   */
+  importState(batches: AsyncIterable<StoreDumpBatch>): Promise<void>;
+}
+
 /** One open store: everything a node or the CLI needs. */
 export interface Store {
   /** Where the store lives, as the operator gave it (passwords masked). */
@@ -420,5 +670,13 @@ export interface Store {
   readonly blobs: Blobs;
   readonly settings: Settings;
   readonly cluster: ClusterRegistry;
+  /** The cluster-wide outbound queue. */
+  readonly queue: OutboundQueue;
+  /** Changes made anywhere in the cluster, pushed (see ChangeFeed). */
+  readonly changes: ChangeFeed;
+  /** API bearer tokens and web sessions. */
+  readonly tokens: AccessTokens;
+  /** Export and import of the whole store (rookery store copy). */
+  readonly transfer: StoreTransfer;
   close(): Promise<void>;
 }

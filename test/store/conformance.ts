@@ -8,10 +8,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { isStoreError } from '../../src/store/errors.js';
 import type { BlobId, Store, Uid } from '../../src/store/types.js';
+import { queueConformance } from './queue-conformance.js';
+import { changeFeedConformance } from './change-feed-conformance.js';
 
 export interface OpenedStore {
   store: Store;
   cleanup(): Promise<void>;
+  /** Opens the same store once more, as another process would (for the change feed); the caller closes it. */
+  reopen?(): Promise<Store>;
 }
 
 async function rejectsWith(p: Promise<unknown>, category: string): Promise<void> {
@@ -461,6 +465,49 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       const adders = await Promise.allSettled([1, 2, 3].map(() => store.directory.addUser({ address: 'twin@example.test', password: 'x' })));
       assert.equal(adders.filter((c) => c.status === 'fulfilled').length, 1);
       assert.ok(adders.every((c) => c.status === 'fulfilled' || isStoreError(c.reason, 'exists')));
+    });
+
+    queueConformance(() => store);
+
+    changeFeedConformance(() => store, () => opened.reopen?.() ?? Promise.reject(new Error('this backend test gives no reopen(), which the change feed tests need')));
+
+    test('access tokens: create, find, list, touch, expire, remove', async () => {
+      const hash = 'a'.repeat(64);
+      const admin = await store.tokens.create({ id: '0123456789abcdef', kind: 'api', secretHash: hash, role: 'admin', label: 'backups' });
+      assert.equal(admin.role, 'admin');
+      assert.equal(admin.domain, null);
+      assert.equal(admin.subject, null);
+      assert.equal(admin.label, 'backups');
+      assert.equal(admin.lastUsedAt, null);
+      await rejectsWith(store.tokens.create({ id: '0123456789abcdef', kind: 'api', secretHash: hash, role: 'admin' }), 'exists');
+      await rejectsWith(store.tokens.create({ id: 'NOT-HEX', kind: 'api', secretHash: hash, role: 'admin' }), 'bad-parameters');
+      await rejectsWith(store.tokens.create({ id: 'aaaaaaaaaaaaaaa1', kind: 'api', secretHash: hash, role: 'root' as never }), 'bad-parameters');
+      await rejectsWith(store.tokens.create({ id: 'aaaaaaaaaaaaaaa2', kind: 'api', secretHash: hash, role: 'domain-admin' }), 'bad-parameters');
+      await rejectsWith(store.tokens.create({ id: 'aaaaaaaaaaaaaaa3', kind: 'api', secretHash: hash, role: 'user' }), 'bad-parameters');
+      const da = await store.tokens.create({ id: 'bbbbbbbbbbbbbbbb', kind: 'api', secretHash: 'b'.repeat(64), role: 'domain-admin', domain: 'Example.TEST' });
+      assert.equal(da.domain, 'example.test');
+      const session = await store.tokens.create({ id: 'cccccccccccccccc', kind: 'session', secretHash: 'c'.repeat(64), role: 'user', subject: 'Tok@Example.test', expiresAt: new Date(Date.now() + 60_000) });
+      assert.equal(session.subject, 'tok@example.test');
+      await store.tokens.create({ id: 'dddddddddddddddd', kind: 'session', secretHash: 'd'.repeat(64), role: 'user', subject: 'tok@example.test', expiresAt: new Date(Date.now() - 1000) });
+
+      const found = await store.tokens.find('bbbbbbbbbbbbbbbb');
+      assert.equal(found?.secretHash, 'b'.repeat(64));
+      assert.equal(found?.token.role, 'domain-admin');
+      assert.equal(await store.tokens.find('dddddddddddddddd'), null, 'an expired token is not found');
+      assert.equal(await store.tokens.find('eeeeeeeeeeeeeeee'), null);
+      assert.deepEqual((await store.tokens.list()).map((t) => t.id).sort(), ['0123456789abcdef', 'bbbbbbbbbbbbbbbb', 'cccccccccccccccc']);
+      assert.deepEqual((await store.tokens.list({ kind: 'session' })).map((t) => t.id), ['cccccccccccccccc']);
+
+      const used = new Date(Date.now() - 5000);
+      await store.tokens.touch('0123456789abcdef', used);
+      assert.equal((await store.tokens.find('0123456789abcdef'))?.token.lastUsedAt?.getTime(), used.getTime());
+
+      assert.equal(await store.tokens.removeExpired(), 1);
+      assert.equal(await store.tokens.removeForSubject('TOK@example.test'), 1);
+      await store.tokens.remove('0123456789abcdef');
+      await rejectsWith(store.tokens.remove('0123456789abcdef'), 'not-found');
+      await store.tokens.remove('bbbbbbbbbbbbbbbb');
+      assert.deepEqual(await store.tokens.list(), []);
     });
 
     test('settings: set, overwrite, read all', async () => {

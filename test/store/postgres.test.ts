@@ -92,6 +92,7 @@ if (reason !== null && process.env.CI === 'true') {
       const store = await openStore(db.location);
       return {
         store,
+        reopen: () => openStore(db.location),
         async cleanup() {
           await store.close();
           await db.drop();

@@ -8,6 +8,7 @@ storeConformance('embedded SQLite', async () => {
   const store = await openStore(dir);
   return {
     store,
+    reopen: () => openStore(dir),
     async cleanup() {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -12,12 +12,15 @@
  *
  * A deadlock or serialization failure the server reports anyway (it rolls
  * the transaction back) is retried a few times before it becomes a
- * 'temporary' StoreError. A broken connection is never retried: the commit
- * may or may not have happened, so the caller answers "try again later",
- * which can at worst duplicate a message, never lose one.
+ * 'temporary' StoreError. A connection lost before COMMIT is retried on a
+ * fresh one (nothing was done); one lost during COMMIT is resolved by
+ * asking whether the change is there (see transaction()), so an answer
+ * given to a client matches what is stored.
  */
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StoreError } from '../errors.js';
+import type { StoreChange } from '../types.js';
 import { isConnectionError, isRetryable, pgStoreError } from './errors.js';
 
 export type Client = pg.PoolClient;
@@ -31,8 +34,27 @@ const types = {
     oid === int8Oid && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** How many times a transaction the server aborted (deadlock, serialization) is run again. */
+/**
+ * How many times a transaction the server aborted (deadlock, serialization)
+ * or whose connection was lost before COMMIT is run again.
+ */
 const maxRetries = 5;
+
+/** How long a commit whose answer was lost is checked for (an SMTP client waits 10 minutes for its reply). */
+const confirmWindowMs = 30_000;
+
+/** What a transaction needs of the change feed (changes.ts). */
+export interface TransactionFeed {
+  /** Queues NOTIFYs on the transaction's connection: sent by the server exactly at COMMIT. */
+  notifyIn(c: Client, changes: readonly StoreChange[]): Promise<void>;
+  /** Tells this process's subscribers, after the commit. */
+  committed(changes: readonly StoreChange[]): void;
+}
+
+/** Whether a failure means PostgreSQL could not be reached (rather than a refused statement). */
+function unreachable(err: unknown): boolean {
+  return isConnectionError(err) || pgStoreError(err, '').category === 'unavailable';
+}
 
 export interface PgOptions {
   /** A libpq-style URL without rookery's own parameters. */
@@ -69,36 +91,103 @@ export class Pg {
     this.pool.on('error', () => undefined);
   }
 
-  /** One statement, autocommitted. */
+  /**
+   * One statement, autocommitted. A read (SELECT) that meets a connection
+   * the server closed is tried again on a fresh one; a write is not, as it
+   * may have been done.
+   */
   async query<R extends object = Row>(what: string, text: string, values: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query(text, values)).rows as R[];
-    } catch (err) {
-      throw pgStoreError(err, what);
+    const read = /^\s*SELECT\b/i.test(text);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const rows = (await this.pool.query(text, values)).rows as R[];
+        this.outcome(undefined);
+        return rows;
+      } catch (err) {
+        // Several pooled connections may have been closed at once: a few tries, a moment apart.
+        if (read && attempt < 3 && isConnectionError(err)) {
+          await sleep(10 + 20 * attempt);
+          continue;
+        }
+        this.outcome(err);
+        throw pgStoreError(err, what);
+      }
+    }
+  }
+
+  /**
+   * Where a transaction's changes are announced (the store's change feed):
+   * NOTIFY inside the transaction, so other processes hear of a change
+   * exactly when it commits, and this process's subscribers right after.
+   */
+  feed: TransactionFeed | null = null;
+
+  /**
+   * Set when a statement could not reach PostgreSQL. Reads that failed
+   * meanwhile (an IDLE session's catch-up) were not retried by anyone, so
+   * the first success afterwards tells subscribers to read again ('resync').
+   */
+  private troubled = false;
+
+  private outcome(err: unknown): void {
+    if (err === undefined) {
+      if (this.troubled) {
+        this.troubled = false;
+        this.feed?.committed([{ kind: 'resync' }]);
+      }
+    } else if (unreachable(err)) {
+      this.troubled = true;
     }
   }
 
   /**
    * Runs fn inside BEGIN ... COMMIT on one connection. Anything fn throws
-   * rolls back; StoreErrors pass through, driver errors are mapped.
+   * rolls back; StoreErrors pass through, driver errors are mapped. fn
+   * reports what it changed with `changed` (see `feed`); fn may run more
+   * than once, so it must not keep state outside itself.
+   *
+   * A connection lost before COMMIT was sent means the server rolled the
+   * transaction back, so it is run again on a fresh connection. A connection
+   * lost while COMMIT was on its way leaves the outcome unknown: with
+   * `confirm`, the store asks on a fresh connection (for up to
+   * confirmWindowMs) whether the changes are there, and answers as if the
+   * commit had been seen, or runs the transaction again if it did not
+   * happen; without it, or if PostgreSQL stays out of reach, the caller gets
+   * 'unavailable' (saying the outcome is unknown).
    */
-  async transaction<T>(what: string, fn: (c: Client) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
+  async transaction<T>(
+    what: string,
+    fn: (c: Client, changed: (change: StoreChange) => void) => Promise<T>,
+    opts: { readOnly?: boolean; confirm?: (result: T) => Promise<boolean> } = {},
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let client: Client;
       try {
         client = await this.pool.connect();
       } catch (err) {
+        this.outcome(err);
         throw pgStoreError(err, what);
       }
       let broken: unknown = undefined;
-      let begun = false;
+      let committing = false;
+      let outcome: { result: T } | null = null;
+      const pending: StoreChange[] = [];
+      // A checked-out connection the server ends between two statements reports it
+      // as an 'error' event, which would end the process if nobody listened.
+      const onError = (err: Error) => { broken ??= err; };
+      client.on('error', onError);
+      const release = (err?: unknown) => {
+        client.removeListener('error', onError);
+        client.release(err === undefined ? undefined : (err as Error));
+      };
       try {
         // A read-only snapshot: several reads that agree with each other (never aborts at this level).
         await client.query(opts.readOnly ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-        begun = true;
-        const result = await fn(client);
+        const result = await fn(client, (change) => pending.push(change));
+        outcome = { result };
+        if (pending.length > 0 && this.feed) await this.feed.notifyIn(client, pending);
+        committing = true;
         await client.query('COMMIT');
-        return result;
       } catch (err) {
         if (isConnectionError(err)) broken = err;
         else {
@@ -108,17 +197,48 @@ export class Pg {
             broken = rollbackErr;
           }
         }
-        if (broken === undefined && isRetryable(err) && attempt < maxRetries) {
+        // Released now (a connection in doubt is destroyed), before any waiting below.
+        release(broken);
+        // A read-only transaction changed nothing, so a lost COMMIT is no doubt at all.
+        if (broken !== undefined && committing && outcome !== null && !opts.readOnly) {
+          const landed = opts.confirm ? await this.confirmCommit(() => opts.confirm!(outcome!.result)) : null;
+          if (landed === true) {
+            this.feed?.committed(pending);
+            this.outcome(undefined);
+            return outcome.result;
+          }
+          if (landed === null) {
+            this.outcome(err);
+            throw new StoreError('unavailable', `${what}: the connection to PostgreSQL was lost while committing, and whether the change was made is unknown`, { cause: err });
+          }
+          // It did not commit: as if the connection had been lost before COMMIT.
+        }
+        if (attempt < maxRetries && (broken !== undefined || isRetryable(err))) {
           await sleep(5 + Math.random() * 20 * (attempt + 1));
           continue;
         }
-        // A pooled connection the server closed while it sat idle fails at BEGIN,
-        // before anything was done: one more try on a fresh connection is safe.
-        if (!begun && broken !== undefined && attempt === 0) continue;
+        this.outcome(broken ?? err);
         throw pgStoreError(err, what);
-      } finally {
-        // A connection in doubt is destroyed rather than handed to the next caller.
-        client.release(broken === undefined ? undefined : (broken as Error));
+      }
+      release(broken);
+      this.feed?.committed(pending);
+      this.outcome(undefined);
+      return outcome.result;
+    }
+  }
+
+  /**
+   * Whether a commit whose answer was lost happened: true or false once
+   * PostgreSQL answers, null if it stays out of reach for confirmWindowMs.
+   */
+  private async confirmCommit(check: () => Promise<boolean>): Promise<boolean | null> {
+    const deadline = Date.now() + confirmWindowMs;
+    for (;;) {
+      try {
+        return await check();
+      } catch {
+        if (Date.now() >= deadline) return null;
+        await sleep(250);
       }
     }
   }

@@ -44,6 +44,15 @@ function noDomain(domain: string): StoreError {
 export class PgDirectory implements Directory {
   constructor(private readonly db: Pg) {}
 
+  /** A transaction that tells every process the directory changed (NOTIFY at its commit). */
+  private write<T>(what: string, fn: (c: Client) => Promise<T>): Promise<T> {
+    return this.db.transaction(what, async (c, changed) => {
+      const result = await fn(c);
+      changed({ kind: 'directory' });
+      return result;
+    });
+  }
+
   private async requireDomain(c: Client, domain: string): Promise<void> {
     if ((await q(c, 'SELECT 1 FROM domains WHERE name = $1', [domain])).length === 0) throw noDomain(domain);
   }
@@ -51,12 +60,14 @@ export class PgDirectory implements Directory {
   async addDomain(name: string): Promise<Domain> {
     const domain = normalizeDomain(name);
     const createdAt = Date.now();
-    try {
-      await this.db.pool.query('INSERT INTO domains (name, created_at) VALUES ($1, $2)', [domain, createdAt]);
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new StoreError('exists', `domain ${domain} exists already`);
-      throw pgStoreError(err, 'adding a domain');
-    }
+    await this.write('adding a domain', async (c) => {
+      try {
+        await q(c, 'INSERT INTO domains (name, created_at) VALUES ($1, $2)', [domain, createdAt]);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreError('exists', `domain ${domain} exists already`);
+        throw err;
+      }
+    });
     return { name: domain, createdAt: new Date(createdAt) };
   }
 
@@ -67,7 +78,7 @@ export class PgDirectory implements Directory {
 
   async removeDomain(name: string): Promise<void> {
     const domain = normalizeDomain(name);
-    await this.db.transaction('removing a domain', async (c) => {
+    await this.write('removing a domain', async (c) => {
       // The row lock waits for (and then sees) users and aliases being added in
       // the domain right now: their foreign keys hold a share lock on this row.
       if ((await q(c, 'SELECT 1 FROM domains WHERE name = $1 FOR UPDATE', [domain])).length === 0) throw noDomain(domain);
@@ -100,7 +111,7 @@ export class PgDirectory implements Directory {
     const hash = await hashPassword(user.password);
     const createdAt = Date.now();
     const uidValidity = Math.floor(createdAt / 1000);
-    return this.db.transaction('adding a user', async (c) => {
+    return this.write('adding a user', async (c) => {
       const domain = domainOf(address);
       await this.requireDomain(c, domain);
       let row: UserRow;
@@ -154,21 +165,21 @@ export class PgDirectory implements Directory {
     checkPassword(changes.password);
     const hash = changes.password !== undefined ? await hashPassword(changes.password) : undefined;
     // One statement: only the columns given change, whatever else changes concurrently (used_bytes).
-    const rows = await this.db.query<UserRow>('changing a user', `UPDATE users SET
+    const rows = await this.write('changing a user', (c) => q<UserRow>(c, `UPDATE users SET
         password_hash = coalesce($2, password_hash),
         quota_bytes = coalesce($3, quota_bytes),
         customer_id = coalesce($4, customer_id),
         enabled = coalesce($5, enabled),
         role = coalesce($6, role)
       WHERE address = $1 RETURNING *`,
-    [normalized, hash ?? null, changes.quotaBytes ?? null, changes.customerId ?? null, changes.enabled ?? null, changes.role ?? null]);
+    [normalized, hash ?? null, changes.quotaBytes ?? null, changes.customerId ?? null, changes.enabled ?? null, changes.role ?? null]));
     if (!rows[0]) throw new StoreError('not-found', `no user ${normalized}`);
     return toUser(rows[0]);
   }
 
   async removeUser(address: string): Promise<void> {
     const normalized = normalizeAddress(address);
-    await this.db.transaction('removing a user', async (c) => {
+    await this.write('removing a user', async (c) => {
       // Mailboxes, messages, tombstones, subscriptions and the maildrop lock go with it (ON DELETE CASCADE).
       const removed = await q(c, 'DELETE FROM users WHERE address = $1 RETURNING id', [normalized]);
       if (removed.length === 0) throw new StoreError('not-found', `no user ${normalized}`);
@@ -194,7 +205,7 @@ export class PgDirectory implements Directory {
     const alias = normalizeAliasAddress(address);
     if (targets.length === 0) throw new StoreError('bad-parameters', 'an alias needs at least one target');
     const normalizedTargets = [...new Set(targets.map((t) => normalizeAddress(t)))];
-    return this.db.transaction('adding an alias', async (c) => {
+    return this.write('adding an alias', async (c) => {
       const domain = domainOf(alias);
       await this.requireDomain(c, domain);
       // Two admins adding to one alias at once would compute the same positions;
@@ -236,7 +247,7 @@ export class PgDirectory implements Directory {
 
   async removeAlias(address: string): Promise<void> {
     const alias = normalizeAliasAddress(address);
-    const rows = await this.db.query('removing an alias', 'DELETE FROM aliases WHERE address = $1 RETURNING 1', [alias]);
+    const rows = await this.write('removing an alias', (c) => q(c, 'DELETE FROM aliases WHERE address = $1 RETURNING 1', [alias]));
     if (rows.length === 0) throw new StoreError('not-found', `no alias ${alias}`);
   }
 
@@ -244,7 +255,7 @@ export class PgDirectory implements Directory {
     const from = normalizeAddress(address);
     const to = normalizeAddress(target);
     if (from === to) throw new StoreError('bad-parameters', 'an address cannot forward to itself');
-    return this.db.transaction('adding a forward', async (c) => {
+    return this.write('adding a forward', async (c) => {
       // The user's row is share-locked so it cannot be removed before this commits.
       if ((await q(c, 'SELECT 1 FROM users WHERE address = $1 FOR KEY SHARE', [from])).length === 0) {
         throw new StoreError('not-found', `no user ${from}; forwards belong to users`);
@@ -269,8 +280,8 @@ export class PgDirectory implements Directory {
   }
 
   async removeForward(address: string, target: string): Promise<void> {
-    const rows = await this.db.query('removing a forward', 'DELETE FROM forwards WHERE address = $1 AND target = $2 RETURNING 1',
-      [normalizeAddress(address), normalizeAddress(target)]);
+    const rows = await this.write('removing a forward', (c) => q(c, 'DELETE FROM forwards WHERE address = $1 AND target = $2 RETURNING 1',
+      [normalizeAddress(address), normalizeAddress(target)]));
     if (rows.length === 0) throw new StoreError('not-found', `${address} does not forward to ${target}`);
   }
 

@@ -27,6 +27,8 @@ import { join, resolve } from 'node:path';
 import { StoreError, asStoreError } from '../errors.js';
 import { FsBlobs } from '../fs/fs-blobs.js';
 import type { Store } from '../types.js';
+import { PgChangeFeed } from './changes.js';
+import { PgTransfer } from './transfer.js';
 import { PgClusterRegistry } from './cluster-registry.js';
 import { Pg } from './database.js';
 import { PgDirectory } from './directory.js';
@@ -34,6 +36,8 @@ import { pgStoreError } from './errors.js';
 import { PgMailStore } from './mail-store.js';
 import { checkVersion, latestVersion, migrate } from './migrations.js';
 import { PgSettings } from './settings.js';
+import { PgQueue } from './queue.js';
+import { PgTokens } from './tokens.js';
 
 export { latestVersion as postgresSchemaVersion };
 
@@ -109,6 +113,8 @@ export async function openPostgresStore(location: string, opts: PostgresStoreOpt
       throw asStoreError(err, `opening the blob directory ${blobsDir}`);
     }
     await checkBlobMarker(db, blobsDir);
+    const changes = new PgChangeFeed(db, where.connectionString);
+    db.feed = changes;
     return {
       location: where.display,
       schemaVersion: latestVersion,
@@ -117,7 +123,12 @@ export async function openPostgresStore(location: string, opts: PostgresStoreOpt
       blobs,
       settings: new PgSettings(db),
       cluster: new PgClusterRegistry(db),
+      queue: new PgQueue(db),
+      changes,
+      tokens: new PgTokens(db),
+      transfer: new PgTransfer(db, where.display),
       async close() {
+        await changes.close();
         await db.end();
       },
     };

@@ -19,8 +19,9 @@ import { StoreError } from '../errors.js';
 import { applyFlagOperation, canonicalMailboxName, sameFlags } from '../rules.js';
 import type {
   BlobId, CopyResult, Delivery, DeliveryResult, FlagUpdate, FlagUpdateResult, Mailbox, MailboxChanges, MailboxId, MailboxStatus,
-  MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, Uid, UserId,
+  MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, StoreChange, Uid, UserId,
 } from '../types.js';
+import { mailboxChanges } from '../change-feed.js';
 import { nowMs, q, type Client, type Pg } from './database.js';
 import { isForeignKeyViolation, isUniqueViolation, pgStoreError } from './errors.js';
 
@@ -76,6 +77,11 @@ function toMessage(row: MessageRow): MessageRecord {
   };
 }
 
+
+/** Reports mailboxes changed by a transaction (published when it commits). */
+function touched(changed: (change: StoreChange) => void, ids: Iterable<number>): void {
+  for (const change of mailboxChanges(ids)) changed(change);
+}
 
 function sortedUnique(ids: readonly number[]): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
@@ -228,19 +234,21 @@ export class PgMailStore implements MailStore {
 
   async createMailbox(userId: UserId, name: string, specialUse: SpecialUse | null = null): Promise<Mailbox> {
     const canonical = canonicalMailboxName(name);
-    return this.db.transaction('creating a mailbox', async (c) => {
+    return this.db.transaction('creating a mailbox', async (c, changed) => {
       if ((await lockUsers(c, [userId])).size === 0) throw new StoreError('not-found', `no user with id ${userId}`);
       if ((await q(c, 'SELECT 1 FROM mailboxes WHERE user_id = $1 AND name = $2', [userId, canonical])).length > 0) {
         throw new StoreError('exists', `mailbox ${canonical} exists already`);
       }
-      return toMailbox(await insertMailbox(c, userId, canonical, specialUse));
+      const row = await insertMailbox(c, userId, canonical, specialUse);
+      touched(changed, [row.id]);
+      return toMailbox(row);
     });
   }
 
   async deleteMailbox(userId: UserId, name: string): Promise<void> {
     const canonical = canonicalMailboxName(name);
     if (canonical === 'INBOX') throw new StoreError('permission', 'INBOX cannot be deleted');
-    await this.db.transaction('deleting a mailbox', async (c) => {
+    await this.db.transaction('deleting a mailbox', async (c, changed) => {
       await lockUsers(c, [userId]);
       const [mb] = await q<{ id: number }>(c, 'SELECT id FROM mailboxes WHERE user_id = $1 AND name = $2 FOR UPDATE', [userId, canonical]);
       if (!mb) throw new StoreError('not-found', `no mailbox ${canonical}`);
@@ -249,13 +257,14 @@ export class PgMailStore implements MailStore {
       const [freed] = await q<{ n: number }>(c, 'SELECT coalesce(sum(size), 0)::bigint AS n FROM messages WHERE mailbox_id = $1', [mb.id]);
       await q(c, 'DELETE FROM mailboxes WHERE id = $1', [mb.id]);
       await q(c, 'UPDATE users SET used_bytes = greatest(0, used_bytes - $1) WHERE id = $2', [freed!.n, userId]);
+      touched(changed, [mb.id]);
     });
   }
 
   async renameMailbox(userId: UserId, from: string, to: string): Promise<void> {
     const source = canonicalMailboxName(from);
     const target = canonicalMailboxName(to);
-    await this.db.transaction('renaming a mailbox', async (c) => {
+    await this.db.transaction('renaming a mailbox', async (c, changed) => {
       if (target === 'INBOX') throw new StoreError('exists', 'INBOX exists already');
       const usage = await lockUsers(c, [userId]);
       const [mb] = await q<MailboxRow>(c, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = $1 AND m.name = $2 FOR NO KEY UPDATE OF m`, [userId, source]);
@@ -269,13 +278,15 @@ export class PgMailStore implements MailStore {
         const uids = (await q<{ uid: number }>(c, 'SELECT uid FROM messages WHERE mailbox_id = $1 ORDER BY uid', [mb.id])).map((r) => r.uid);
         await copyRows(c, mb, created, uids, usage.get(userId)!, false);
         await removeMessages(c, mb, uids);
+        touched(changed, [mb.id, created.id]);
         return;
       }
       const children = await q<{ name: string }>(c, 'SELECT name FROM mailboxes WHERE user_id = $1 AND starts_with(name, $2)', [userId, `${source}/`]);
       const oldNames = [source, ...children.map((ch) => ch.name)];
       const newNames = oldNames.map((n) => target + n.slice(source.length));
-      await q(c, `UPDATE mailboxes m SET name = v.new_name FROM unnest($2::text[], $3::text[]) AS v(old_name, new_name)
-        WHERE m.user_id = $1 AND m.name = v.old_name`, [userId, oldNames, newNames]);
+      const renamed = await q<{ id: number }>(c, `UPDATE mailboxes m SET name = v.new_name FROM unnest($2::text[], $3::text[]) AS v(old_name, new_name)
+        WHERE m.user_id = $1 AND m.name = v.old_name RETURNING m.id`, [userId, oldNames, newNames]);
+      touched(changed, renamed.map((r) => r.id));
       // Subscriptions follow the mailboxes they name; one already made to a
       // new name (subscriptions may name mailboxes that do not exist) is kept.
       const moved = await q<{ name: string }>(c, 'DELETE FROM subscriptions WHERE user_id = $1 AND name = ANY($2::text[]) RETURNING name', [userId, oldNames]);
@@ -338,7 +349,7 @@ export class PgMailStore implements MailStore {
     const targets = delivery.targets.map((t) => ({ userId: t.userId as number, name: canonicalMailboxName(t.mailboxName ?? 'INBOX'), flags: [...new Set(t.flags ?? [])].join(' ') }));
     if (targets.length === 0) return { stored: [], overQuota: [] };
     const internalDate = delivery.internalDate.getTime();
-    return this.db.transaction('storing a message', async (c) => {
+    return this.db.transaction('storing a message', async (c, changed) => {
       const usage = await lockUsers(c, targets.map((t) => t.userId));
       const boxRows = await q<MailboxRow>(c, `SELECT ${mailboxColumns} FROM mailboxes m
           WHERE (m.user_id, m.name) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
@@ -372,34 +383,48 @@ export class PgMailStore implements MailStore {
         SELECT mailbox_id, uid, $3, $4, $5, flags, modseq FROM unnest($1::bigint[], $2::bigint[], $6::text[], $7::bigint[]) AS v(mailbox_id, uid, flags, modseq)`,
       [stored.map((s) => s.mailboxId), stored.map((s) => s.uid), delivery.blobId, delivery.size, internalDate,
         stored.map((s) => s.flags.join(' ')), stored.map((s) => s.modSeq)]);
-      const touched = [...touchedBoxes];
+      const touched_ = [...touchedBoxes];
       await q(c, `UPDATE mailboxes m SET uid_next = v.uid_next, highest_modseq = v.modseq
         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, uid_next, modseq) WHERE m.id = v.id`,
-      [touched.map((b) => b.id), touched.map((b) => b.uid_next), touched.map((b) => b.highest_modseq)]);
+      [touched_.map((b) => b.id), touched_.map((b) => b.uid_next), touched_.map((b) => b.highest_modseq)]);
       await q(c, `UPDATE users u SET used_bytes = u.used_bytes + v.bytes FROM unnest($1::bigint[], $2::bigint[]) AS v(id, bytes) WHERE u.id = v.id`,
         [[...added.keys()], [...added.values()]]);
+      touched(changed, touched_.map((b) => b.id));
       return { stored, overQuota };
+    }, {
+      // The answer to COMMIT was lost: the rows are there if and only if it happened
+      // (a UID is never handed out twice, so no other delivery can have made them).
+      confirm: async ({ stored }) => {
+        if (stored.length === 0) return true;
+        const [row] = await this.db.pool.query<{ n: number }>(`SELECT count(*) AS n FROM messages m
+          JOIN unnest($1::bigint[], $2::bigint[]) AS v(mailbox_id, uid) ON m.mailbox_id = v.mailbox_id AND m.uid = v.uid
+          WHERE m.blob_id = $3`, [stored.map((r) => r.mailboxId), stored.map((r) => r.uid), delivery.blobId]).then((r) => r.rows);
+        return row!.n === stored.length;
+      },
     });
   }
 
   async undeliver(records: MessageRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.db.transaction('withdrawing a message', async (c) => {
+    await this.db.transaction('withdrawing a message', async (c, changed) => {
       const { boxes } = await lockForChange(c, sortedUnique(records.map((r) => r.mailboxId)));
       for (const r of records) await removeMessages(c, boxes.get(r.mailboxId)!, [r.uid]);
+      touched(changed, records.map((r) => r.mailboxId));
     });
   }
 
   async expunge(mailboxId: MailboxId, uids: Uid[]): Promise<Uid[]> {
     if (uids.length === 0) return [];
-    return this.db.transaction('deleting messages', async (c) => {
+    return this.db.transaction('deleting messages', async (c, changed) => {
       const { boxes } = await lockForChange(c, [mailboxId]);
-      return removeMessages(c, boxes.get(mailboxId)!, uids);
+      const removed = await removeMessages(c, boxes.get(mailboxId)!, uids);
+      if (removed.length > 0) touched(changed, [mailboxId]);
+      return removed;
     });
   }
 
   async updateFlags(mailboxId: MailboxId, uids: Uid[], update: FlagUpdate): Promise<FlagUpdateResult> {
-    return this.db.transaction('changing flags', async (c) => {
+    return this.db.transaction('changing flags', async (c, changed) => {
       const [mb] = await q<{ highest_modseq: number }>(c, 'SELECT highest_modseq FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE', [mailboxId]);
       if (!mb) throw new StoreError('not-found', `no mailbox with id ${mailboxId}`);
       const wanted = sortedUnique(uids);
@@ -423,27 +448,31 @@ export class PgMailStore implements MailStore {
           FROM unnest($3::bigint[], $4::text[]) AS v(uid, flags) WHERE m.mailbox_id = $1 AND m.uid = v.uid`,
         [mailboxId, modseq, updated.map((m) => m.uid), updated.map((m) => m.flags.join(' '))]);
         await q(c, 'UPDATE mailboxes SET highest_modseq = $1 WHERE id = $2', [modseq, mailboxId]);
+        touched(changed, [mailboxId]);
       }
       return { updated, modified };
     });
   }
 
   async copyMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
-    return this.db.transaction('copying messages', async (c) => {
+    return this.db.transaction('copying messages', async (c, changed) => {
       const { usage, boxes } = await lockForChange(c, [from, to], { sameOwner: true });
       const target = boxes.get(to)!;
-      return copyRows(c, boxes.get(from)!, target, uids, usage.get(target.user_id)!, true);
+      const result = await copyRows(c, boxes.get(from)!, target, uids, usage.get(target.user_id)!, true);
+      if (result.mapping.length > 0) touched(changed, [to]);
+      return result;
     });
   }
 
   async moveMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
-    return this.db.transaction('moving messages', async (c) => {
+    return this.db.transaction('moving messages', async (c, changed) => {
       const { usage, boxes } = await lockForChange(c, [from, to], { sameOwner: true });
       const source = boxes.get(from)!;
       const target = boxes.get(to)!;
       // A move takes no more space, so it is not refused for quota.
       const result = await copyRows(c, source, target, uids, usage.get(target.user_id)!, false);
       await removeMessages(c, source, result.mapping.map((m) => m.sourceUid));
+      if (result.mapping.length > 0) touched(changed, [from, to]);
       return result;
     });
   }

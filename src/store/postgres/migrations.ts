@@ -124,6 +124,55 @@ export const migrations: { version: number; description: string; sql: string }[]
     description: 'cluster registry: the source address of a traffic manager',
     sql: `ALTER TABLE cluster_members ADD COLUMN source_address text;`,
   },
+  {
+    version: 3,
+    description: 'outbound queue: one row per message, one per recipient with its state and lease',
+    sql: `
+      CREATE TABLE queue_messages (
+        id          text COLLATE "C" PRIMARY KEY,
+        sender      text COLLATE "C" NOT NULL,
+        blob_id     text COLLATE "C" NOT NULL,
+        size        bigint NOT NULL,
+        created_at  bigint NOT NULL,
+        origin      text NOT NULL
+      );
+      CREATE TABLE queue_recipients (
+        queue_id          text COLLATE "C" NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+        recipient         text COLLATE "C" NOT NULL,
+        domain            text COLLATE "C" NOT NULL,
+        state             text NOT NULL DEFAULT 'queued',
+        attempts          integer NOT NULL DEFAULT 0,
+        next_attempt_at   bigint NOT NULL,
+        last_error        text NOT NULL DEFAULT '',
+        lease_owner       text,
+        lease_expires_at  bigint,
+        delay_warned      boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (queue_id, recipient)
+      );
+      CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt_at);
+      CREATE INDEX queue_recipients_domain ON queue_recipients(domain, state);
+      CREATE INDEX queue_recipients_lease ON queue_recipients(lease_owner);
+    `,
+  },
+  {
+    version: 4,
+    description: 'access tokens: API bearer tokens and web sessions, secrets hashed',
+    sql: `
+      CREATE TABLE access_tokens (
+        id            text COLLATE "C" PRIMARY KEY,
+        kind          text NOT NULL,
+        secret_hash   text NOT NULL,
+        role          text NOT NULL,
+        domain        text COLLATE "C",
+        subject       text COLLATE "C",
+        label         text NOT NULL DEFAULT '',
+        created_at    bigint NOT NULL,
+        expires_at    bigint,
+        last_used_at  bigint
+      );
+      CREATE INDEX access_tokens_subject ON access_tokens(subject);
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

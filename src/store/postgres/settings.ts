@@ -1,6 +1,6 @@
 /** Cluster-wide settings (certificate, limits) on PostgreSQL. */
 import type { Settings } from '../types.js';
-import type { Pg } from './database.js';
+import { q, type Pg } from './database.js';
 
 export class PgSettings implements Settings {
   constructor(private readonly db: Pg) {}
@@ -11,17 +11,22 @@ export class PgSettings implements Settings {
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.db.query('writing a setting',
-      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+    await this.db.transaction('writing a setting', async (c, changed) => {
+      await q(c, 'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+      changed({ kind: 'settings', key });
+    });
   }
 
   async setIfAbsent(key: string, value: string): Promise<string> {
     // One statement: the insert wins, or the row that beat it is read. A row
     // another transaction inserts concurrently is waited for by ON CONFLICT,
     // and a value is never deleted, so the second read always finds it.
-    const inserted = await this.db.query<{ value: string }>('writing a setting',
-      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value', [key, value]);
-    if (inserted[0]) return inserted[0].value;
+    const inserted = await this.db.transaction('writing a setting', async (c, changed) => {
+      const rows = await q<{ value: string }>(c, 'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value', [key, value]);
+      if (rows[0]) changed({ kind: 'settings', key });
+      return rows[0]?.value ?? null;
+    });
+    if (inserted !== null) return inserted;
     const rows = await this.db.query<{ value: string }>('reading a setting', 'SELECT value FROM settings WHERE key = $1', [key]);
     return rows[0]?.value ?? value;
   }

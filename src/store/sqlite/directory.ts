@@ -5,7 +5,8 @@ import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
 import { defaultMailboxes } from '../default-mailboxes.js';
 import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId, UserRole } from '../types.js';
-import { writeTransaction, type Db } from './database.js';
+import type { Db } from './database.js';
+import type { SqliteChangeFeed } from './changes.js';
 
 interface UserRow {
   id: number;
@@ -42,7 +43,16 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 export class SqliteDirectory implements Directory {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly feed: SqliteChangeFeed) {}
+
+  /** A write transaction that tells every process the directory changed (once it commits). */
+  private write<T>(fn: () => T): T {
+    return this.feed.transaction((changed) => {
+      const result = fn();
+      changed({ kind: 'directory' });
+      return result;
+    });
+  }
 
   private run<T>(what: string, fn: () => T): T {
     try {
@@ -62,7 +72,7 @@ export class SqliteDirectory implements Directory {
     const createdAt = Date.now();
     return this.run('adding a domain', () => {
       try {
-        this.db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, createdAt);
+        this.write(() => this.db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, createdAt));
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('exists', `domain ${domain} exists already`);
         throw err;
@@ -79,7 +89,7 @@ export class SqliteDirectory implements Directory {
 
   async removeDomain(name: string): Promise<void> {
     const domain = normalizeDomain(name);
-    this.run('removing a domain', () => writeTransaction(this.db, () => {
+    this.run('removing a domain', () => this.write(() => {
       this.requireDomain(domain);
       const users = (this.db.prepare('SELECT count(*) AS n FROM users WHERE domain = ?').get(domain) as { n: number }).n;
       const aliases = (this.db.prepare('SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?').get(domain) as { n: number }).n;
@@ -108,7 +118,7 @@ export class SqliteDirectory implements Directory {
     checkPassword(user.password);
     const hash = await hashPassword(user.password);
     const createdAt = Date.now();
-    return this.run('adding a user', () => writeTransaction(this.db, () => {
+    return this.run('adding a user', () => this.write(() => {
       const domain = domainOf(address);
       this.requireDomain(domain);
       let id: number;
@@ -161,7 +171,7 @@ export class SqliteDirectory implements Directory {
     checkRole(changes.role);
     checkPassword(changes.password);
     const hash = changes.password !== undefined ? await hashPassword(changes.password) : undefined;
-    return this.run('changing a user', () => writeTransaction(this.db, () => {
+    return this.run('changing a user', () => this.write(() => {
       const row = this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined;
       if (!row) throw new StoreError('not-found', `no user ${normalized}`);
       this.db.prepare(`UPDATE users SET password_hash = ?, quota_bytes = ?, customer_id = ?, enabled = ?, role = ? WHERE id = ?`).run(
@@ -178,7 +188,7 @@ export class SqliteDirectory implements Directory {
 
   async removeUser(address: string): Promise<void> {
     const normalized = normalizeAddress(address);
-    this.run('removing a user', () => writeTransaction(this.db, () => {
+    this.run('removing a user', () => this.write(() => {
       const result = this.db.prepare('DELETE FROM users WHERE address = ?').run(normalized);
       if (result.changes === 0) throw new StoreError('not-found', `no user ${normalized}`);
       this.db.prepare('DELETE FROM forwards WHERE address = ?').run(normalized);
@@ -203,7 +213,7 @@ export class SqliteDirectory implements Directory {
     const alias = normalizeAliasAddress(address);
     if (targets.length === 0) throw new StoreError('bad-parameters', 'an alias needs at least one target');
     const normalizedTargets = [...new Set(targets.map((t) => normalizeAddress(t)))];
-    return this.run('adding an alias', () => writeTransaction(this.db, () => {
+    return this.run('adding an alias', () => this.write(() => {
       const domain = domainOf(alias);
       this.requireDomain(domain);
       const existing = this.db.prepare('SELECT target FROM aliases WHERE address = ?').all(alias) as { target: string }[];
@@ -234,7 +244,7 @@ export class SqliteDirectory implements Directory {
 
   async removeAlias(address: string): Promise<void> {
     const alias = normalizeAliasAddress(address);
-    const result = this.run('removing an alias', () => this.db.prepare('DELETE FROM aliases WHERE address = ?').run(alias));
+    const result = this.run('removing an alias', () => this.write(() => this.db.prepare('DELETE FROM aliases WHERE address = ?').run(alias)));
     if (result.changes === 0) throw new StoreError('not-found', `no alias ${alias}`);
   }
 
@@ -242,7 +252,7 @@ export class SqliteDirectory implements Directory {
     const from = normalizeAddress(address);
     const to = normalizeAddress(target);
     if (from === to) throw new StoreError('bad-parameters', 'an address cannot forward to itself');
-    return this.run('adding a forward', () => writeTransaction(this.db, () => {
+    return this.run('adding a forward', () => this.write(() => {
       const user = this.db.prepare('SELECT 1 FROM users WHERE address = ?').get(from);
       if (!user) throw new StoreError('not-found', `no user ${from}; forwards belong to users`);
       try {
@@ -263,8 +273,8 @@ export class SqliteDirectory implements Directory {
   }
 
   async removeForward(address: string, target: string): Promise<void> {
-    const result = this.run('removing a forward', () =>
-      this.db.prepare('DELETE FROM forwards WHERE address = ? AND target = ?').run(normalizeAddress(address), normalizeAddress(target)));
+    const result = this.run('removing a forward', () => this.write(() =>
+      this.db.prepare('DELETE FROM forwards WHERE address = ? AND target = ?').run(normalizeAddress(address), normalizeAddress(target))));
     if (result.changes === 0) throw new StoreError('not-found', `${address} does not forward to ${target}`);
   }
 

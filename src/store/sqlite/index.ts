@@ -14,6 +14,10 @@ import { SqliteDirectory } from './directory.js';
 import { SqliteMailStore } from './mail-store.js';
 import { SqliteSettings } from './settings.js';
 import { SqliteClusterRegistry } from './cluster-registry.js';
+import { SqliteChangeFeed } from './changes.js';
+import { SqliteTransfer } from './transfer.js';
+import { SqliteQueue } from './queue.js';
+import { SqliteTokens } from './tokens.js';
 
 export async function openSqliteStore(dir: string, opts: { migrate?: boolean } = {}): Promise<Store> {
   try {
@@ -30,15 +34,21 @@ export async function openSqliteStore(dir: string, opts: { migrate?: boolean } =
   })();
   const blobs = new FsBlobs(join(dir, 'blobs'));
   await blobs.init();
+  const changes = new SqliteChangeFeed(db);
   return {
     location: dir,
     schemaVersion: latestVersion,
-    directory: new SqliteDirectory(db),
-    mail: new SqliteMailStore(db),
+    directory: new SqliteDirectory(db, changes),
+    mail: new SqliteMailStore(db, changes),
     blobs,
-    settings: new SqliteSettings(db),
+    settings: new SqliteSettings(db, changes),
     cluster: new SqliteClusterRegistry(db),
+    queue: new SqliteQueue(db),
+    changes,
+    tokens: new SqliteTokens(db),
+    transfer: new SqliteTransfer(db, dir),
     async close() {
+      changes.close();
       db.close();
     },
   };

@@ -3,9 +3,11 @@ import { applyFlagOperation, canonicalMailboxName, sameFlags } from '../rules.js
 import { StoreError, asStoreError } from '../errors.js';
 import type {
   BlobId, CopyResult, Delivery, DeliveryResult, FlagUpdate, FlagUpdateResult, Mailbox, MailboxChanges, MailboxId, MailboxStatus,
-  MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, Uid, UserId,
+  MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, StoreChange, Uid, UserId,
 } from '../types.js';
+import { mailboxChanges } from '../change-feed.js';
 import { writeTransaction, type Db } from './database.js';
+import type { SqliteChangeFeed } from './changes.js';
 
 interface MailboxRow {
   id: number;
@@ -58,8 +60,13 @@ function toMessage(row: MessageRow): MessageRecord {
 const mailboxColumns = `m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
 
 
+/** Reports mailboxes changed by a transaction (published when it commits). */
+function touched(changed: (change: StoreChange) => void, ids: Iterable<number>): void {
+  for (const change of mailboxChanges(ids)) changed(change);
+}
+
 export class SqliteMailStore implements MailStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly feed: SqliteChangeFeed) {}
 
   private run<T>(what: string, fn: () => T): T {
     try {
@@ -97,19 +104,20 @@ export class SqliteMailStore implements MailStore {
 
   async createMailbox(userId: UserId, name: string, specialUse: SpecialUse | null = null): Promise<Mailbox> {
     const canonical = canonicalMailboxName(name);
-    return this.run('creating a mailbox', () => writeTransaction(this.db, () => {
+    return this.run('creating a mailbox', () => this.feed.transaction((changed) => {
       if (!this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(userId)) throw new StoreError('not-found', `no user with id ${userId}`);
       if (this.db.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical)) {
         throw new StoreError('exists', `mailbox ${canonical} exists already`);
       }
       const id = this.insertMailbox(userId, canonical, specialUse);
+      touched(changed, [id]);
       return toMailbox(this.requireMailbox(id));
     }));
   }
 
   async deleteMailbox(userId: UserId, name: string): Promise<void> {
     const canonical = canonicalMailboxName(name);
-    this.run('deleting a mailbox', () => writeTransaction(this.db, () => {
+    this.run('deleting a mailbox', () => this.feed.transaction((changed) => {
       if (canonical === 'INBOX') throw new StoreError('permission', 'INBOX cannot be deleted');
       const mb = this.db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical) as { id: number } | undefined;
       if (!mb) throw new StoreError('not-found', `no mailbox ${canonical}`);
@@ -118,13 +126,14 @@ export class SqliteMailStore implements MailStore {
       const freed = (this.db.prepare('SELECT coalesce(sum(size), 0) AS n FROM messages WHERE mailbox_id = ?').get(mb.id) as { n: number }).n;
       this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
       this.db.prepare('UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, userId);
+      touched(changed, [mb.id]);
     }));
   }
 
   async renameMailbox(userId: UserId, from: string, to: string): Promise<void> {
     const source = canonicalMailboxName(from);
     const target = canonicalMailboxName(to);
-    this.run('renaming a mailbox', () => writeTransaction(this.db, () => {
+    this.run('renaming a mailbox', () => this.feed.transaction((changed) => {
       if (target === 'INBOX') throw new StoreError('exists', 'INBOX exists already');
       const mb = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, source) as MailboxRow | undefined;
       if (!mb) throw new StoreError('not-found', `no mailbox ${source}`);
@@ -137,12 +146,14 @@ export class SqliteMailStore implements MailStore {
         const uids = (this.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mb.id) as { uid: Uid }[]).map((r) => r.uid);
         this.copyRows(mb.id as MailboxId, uids, created, false);
         this.removeMessages(mb.id as MailboxId, uids);
+        touched(changed, [mb.id, created]);
         return;
       }
       const rename = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
       const children = this.db.prepare('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?').all(userId, source.length + 1, `${source}/`) as { id: number; name: string }[];
       rename.run(target, mb.id);
       for (const c of children) rename.run(target + c.name.slice(source.length), c.id);
+      touched(changed, [mb.id, ...children.map((c) => c.id)]);
       // Subscriptions follow the mailboxes they name.
       // OR REPLACE: the new name may be subscribed already (subscriptions may name absent mailboxes).
       const subs = this.db.prepare('UPDATE OR REPLACE subscriptions SET name = ? WHERE user_id = ? AND name = ?');
@@ -205,7 +216,7 @@ export class SqliteMailStore implements MailStore {
 
   async deliver(delivery: Delivery): Promise<DeliveryResult> {
     if (!Number.isSafeInteger(delivery.size) || delivery.size < 0) throw new StoreError('bad-parameters', 'message size must be a whole number of bytes');
-    return this.run('storing a message', () => writeTransaction(this.db, () => {
+    return this.run('storing a message', () => this.feed.transaction((changed) => {
       const stored: MessageRecord[] = [];
       const overQuota: UserId[] = [];
       const getMailbox = this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`);
@@ -233,19 +244,25 @@ export class SqliteMailStore implements MailStore {
           internal_date: delivery.internalDate.getTime(), flags, modseq,
         }));
       }
+      touched(changed, stored.map((r) => r.mailboxId));
       return { stored, overQuota };
     }));
   }
 
   async undeliver(records: MessageRecord[]): Promise<void> {
-    this.run('withdrawing a message', () => writeTransaction(this.db, () => {
+    this.run('withdrawing a message', () => this.feed.transaction((changed) => {
       for (const r of records) this.removeMessages(r.mailboxId, [r.uid]);
+      touched(changed, records.map((r) => r.mailboxId));
     }));
   }
 
   async expunge(mailboxId: MailboxId, uids: Uid[]): Promise<Uid[]> {
     if (uids.length === 0) return [];
-    return this.run('deleting messages', () => writeTransaction(this.db, () => this.removeMessages(mailboxId, uids)));
+    return this.run('deleting messages', () => this.feed.transaction((changed) => {
+      const removed = this.removeMessages(mailboxId, uids);
+      if (removed.length > 0) touched(changed, [mailboxId]);
+      return removed;
+    }));
   }
 
   /**
@@ -275,7 +292,7 @@ export class SqliteMailStore implements MailStore {
   }
 
   async updateFlags(mailboxId: MailboxId, uids: Uid[], update: FlagUpdate): Promise<FlagUpdateResult> {
-    return this.run('changing flags', () => writeTransaction(this.db, () => {
+    return this.run('changing flags', () => this.feed.transaction((changed) => {
       const mb = this.requireMailbox(mailboxId);
       const get = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
       const set = this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
@@ -296,20 +313,28 @@ export class SqliteMailStore implements MailStore {
         set.run(flags, modseq, mailboxId, uid);
         updated.push(toMessage({ ...row, flags, modseq }));
       }
-      if (updated.length > 0) this.db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+      if (updated.length > 0) {
+        this.db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+        touched(changed, [mailboxId]);
+      }
       return { updated, modified };
     }));
   }
 
   async copyMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
-    return this.run('copying messages', () => writeTransaction(this.db, () => this.copyRows(from, uids, to, true)));
+    return this.run('copying messages', () => this.feed.transaction((changed) => {
+      const result = this.copyRows(from, uids, to, true);
+      if (result.mapping.length > 0) touched(changed, [to]);
+      return result;
+    }));
   }
 
   async moveMessages(from: MailboxId, uids: Uid[], to: MailboxId): Promise<CopyResult> {
-    return this.run('moving messages', () => writeTransaction(this.db, () => {
+    return this.run('moving messages', () => this.feed.transaction((changed) => {
       // A move takes no more space, so it is not refused for quota.
       const result = this.copyRows(from, uids, to, false);
       this.removeMessages(from, result.mapping.map((m) => m.sourceUid));
+      if (result.mapping.length > 0) touched(changed, [from, to]);
       return result;
     }));
   }

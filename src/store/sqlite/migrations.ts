@@ -124,6 +124,67 @@ export const migrations: { version: number; description: string; sql: string }[]
     description: 'cluster registry: the source address of a traffic manager',
     sql: `ALTER TABLE cluster_members ADD COLUMN source_address TEXT;`,
   },
+  {
+    version: 5,
+    description: 'outbound queue: one row per message, one per recipient with its state and lease',
+    sql: `
+      CREATE TABLE queue_messages (
+        id          TEXT PRIMARY KEY,
+        sender      TEXT NOT NULL,
+        blob_id     TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        origin      TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE queue_recipients (
+        queue_id          TEXT NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+        recipient         TEXT NOT NULL,
+        domain            TEXT NOT NULL,
+        state             TEXT NOT NULL DEFAULT 'queued',
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at   INTEGER NOT NULL,
+        last_error        TEXT NOT NULL DEFAULT '',
+        lease_owner       TEXT,
+        lease_expires_at  INTEGER,
+        delay_warned      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (queue_id, recipient)
+      ) WITHOUT ROWID;
+      CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt_at);
+      CREATE INDEX queue_recipients_domain ON queue_recipients(domain, state);
+      CREATE INDEX queue_recipients_lease ON queue_recipients(lease_owner);
+    `,
+  },
+  {
+    version: 6,
+    description: 'change feed: committed changes, read by the other processes on this store (changes.ts)',
+    sql: `
+      CREATE TABLE changes (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin  TEXT NOT NULL,
+        change  TEXT NOT NULL,
+        at      INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 7,
+    description: 'access tokens: API bearer tokens and web sessions, secrets hashed',
+    sql: `
+      CREATE TABLE access_tokens (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        secret_hash   TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        domain        TEXT,
+        subject       TEXT,
+        label         TEXT NOT NULL DEFAULT '',
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER,
+        last_used_at  INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX access_tokens_subject ON access_tokens(subject);
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

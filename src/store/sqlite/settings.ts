@@ -2,9 +2,10 @@
 import { asStoreError } from '../errors.js';
 import type { Settings } from '../types.js';
 import type { Db } from './database.js';
+import type { SqliteChangeFeed } from './changes.js';
 
 export class SqliteSettings implements Settings {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly feed: SqliteChangeFeed) {}
 
   async get(key: string): Promise<string | null> {
     try {
@@ -17,7 +18,10 @@ export class SqliteSettings implements Settings {
 
   async set(key: string, value: string): Promise<void> {
     try {
-      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+      this.feed.transaction((changed) => {
+        this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+        changed({ kind: 'settings', key });
+      });
     } catch (err) {
       throw asStoreError(err, 'writing a setting');
     }
@@ -25,8 +29,11 @@ export class SqliteSettings implements Settings {
 
   async setIfAbsent(key: string, value: string): Promise<string> {
     try {
-      this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value);
-      return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+      return this.feed.transaction((changed) => {
+        const inserted = this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes > 0;
+        if (inserted) changed({ kind: 'settings', key });
+        return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+      });
     } catch (err) {
       throw asStoreError(err, 'writing a setting');
     }

@@ -1,0 +1,165 @@
+/**
+ * The change feed on PostgreSQL: LISTEN/NOTIFY on one channel.
+ *
+ * Sending: a transaction that changes something NOTIFYs on its own
+ * connection before COMMIT (database.ts), so the server sends the notice
+ * exactly when the change commits, never for a change rolled back.
+ * Subscribers of the same Store object hear of it directly after the
+ * commit; the notice coming back through LISTEN is recognised by its
+ * origin (a token per Store object) and dropped, so nobody hears twice.
+ *
+ * Receiving: one dedicated connection (not from the pool) LISTENs, opened
+ * when the first subscriber arrives. It reconnects by itself with a
+ * backoff when the server closes it or a periodic ping goes unanswered.
+ * Every time LISTEN (again) takes effect, subscribers get a 'resync':
+ * notices sent while nobody listened are lost, so whatever is watched must
+ * be read again (an IMAP session catches up from its modseq).
+ *
+ * Payload: "<origin> <json of the change>" (change-feed.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { decodeChange, encodeChange, Subscribers } from '../change-feed.js';
+import type { ChangeFeed, StoreChange } from '../types.js';
+import type { Client, Pg, TransactionFeed } from './database.js';
+
+/** The one channel every rookery process LISTENs on. */
+export const changesChannel = 'rookery_changes';
+
+const minReconnectMs = 50;
+const maxReconnectMs = 2000;
+/** A LISTEN connection that answers no ping within pingTimeoutMs is replaced. */
+const pingEveryMs = 10_000;
+const pingTimeoutMs = 5_000;
+
+export class PgChangeFeed implements ChangeFeed, TransactionFeed {
+  /** This Store object's token: its own notices coming back are dropped. */
+  private readonly origin = randomBytes(8).toString('hex');
+  private readonly subscribers = new Subscribers((active) => (active ? this.listen() : this.unlisten()));
+  private client: pg.Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private reconnectMs = minReconnectMs;
+  private closed = false;
+
+  constructor(
+    private readonly db: Pg,
+    private readonly connectionString: string,
+  ) {}
+
+  private payload(change: StoreChange): string {
+    return `${this.origin} ${encodeChange(change)}`;
+  }
+
+  async notifyIn(c: Client, changes: readonly StoreChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    await c.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [changesChannel, changes.map((ch) => this.payload(ch))]);
+  }
+
+  committed(changes: readonly StoreChange[]): void {
+    if (changes.length > 0) this.subscribers.emit(changes);
+  }
+
+  async publish(change: StoreChange): Promise<void> {
+    await this.db.query('publishing a change', 'SELECT pg_notify($1, $2)', [changesChannel, this.payload(change)]);
+    this.subscribers.emit([change]);
+  }
+
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    if (this.closed) return () => undefined;
+    return this.subscribers.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subscribers.clear();
+    this.unlisten();
+  }
+
+  // ------------------------------------------------------------ the LISTEN connection
+
+  private listen(): void {
+    if (this.closed || this.client || this.reconnectTimer || this.subscribers.size === 0) return;
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      keepAlive: true,
+      connectionTimeoutMillis: 5000,
+      application_name: 'rookery-listen',
+    });
+    this.client = client;
+    let lost = false;
+    const onLost = () => {
+      if (lost) return;
+      lost = true;
+      if (this.client === client) {
+        this.client = null;
+        this.stopPing();
+      }
+      client.removeAllListeners('notification');
+      client.end().catch(() => undefined);
+      this.scheduleReconnect();
+    };
+    client.on('error', onLost);
+    client.on('end', onLost);
+    client.on('notification', (msg) => {
+      if (msg.channel === changesChannel && msg.payload) this.onNotice(msg.payload);
+    });
+    client.connect()
+      .then(() => client.query(`LISTEN ${changesChannel}`))
+      .then(() => {
+        if (lost || this.client !== client) return;
+        this.reconnectMs = minReconnectMs;
+        this.startPing(client, onLost);
+        // Anything committed before LISTEN took effect was not heard.
+        this.subscribers.emit([{ kind: 'resync' }]);
+      }, onLost);
+  }
+
+  private unlisten(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.stopPing();
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      client.end().catch(() => undefined);
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer || this.subscribers.size === 0) return;
+    const delay = this.reconnectMs;
+    this.reconnectMs = Math.min(maxReconnectMs, this.reconnectMs * 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.listen();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private startPing(client: pg.Client, onLost: () => void): void {
+    this.stopPing();
+    this.pingTimer = setInterval(() => {
+      const timeout = setTimeout(onLost, pingTimeoutMs);
+      client.query('SELECT 1').then(() => clearTimeout(timeout), () => {
+        clearTimeout(timeout);
+        onLost();
+      });
+    }, pingEveryMs);
+    this.pingTimer.unref();
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  private onNotice(payload: string): void {
+    const space = payload.indexOf(' ');
+    if (space < 0 || payload.slice(0, space) === this.origin) return;
+    const change = decodeChange(payload.slice(space + 1));
+    if (change) this.subscribers.emit([change]);
+  }
+}

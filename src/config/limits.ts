@@ -99,6 +99,50 @@ export const limitSpecs = {
     default: 50,
     description: 'Simultaneous connections from one client address, per service and node.',
   },
+  queuePollMs: {
+    default: 1000,
+    description: 'How often each node\'s queue worker looks for due mail (ETRN and new mail are also noticed through the change feed when there is one).',
+  },
+  queueLeaseMs: {
+    default: 60 * 1000,
+    description: 'How long a queue worker\'s claim on a recipient lasts unless renewed; after a node dies, its mail waits this long before another node takes it over.',
+  },
+  queueFirstRetryMs: {
+    default: 5 * 60 * 1000,
+    description: 'Wait after the first failed attempt; each further failure doubles the wait (exponential backoff).',
+  },
+  queueMaxRetryMs: {
+    default: 60 * 60 * 1000,
+    description: 'The longest wait between two attempts, however many have failed.',
+  },
+  queueLifetimeMs: {
+    default: 5 * 24 * 60 * 60 * 1000,
+    description: 'How long a message is retried before it is bounced to its sender.',
+  },
+  queueDelayWarningMs: {
+    default: 4 * 60 * 60 * 1000,
+    description: 'After this long in the queue the sender gets one delay warning (a DSN with Action: delayed).',
+  },
+  queueMaxConnections: {
+    default: 20,
+    description: 'Outgoing SMTP connections one node\'s queue worker keeps open at once.',
+  },
+  queueMaxConnectionsPerDestination: {
+    default: 4,
+    description: 'Outgoing SMTP connections one node keeps open at once to one destination domain.',
+  },
+  queueMaxMessagesPerConnection: {
+    default: 100,
+    description: 'Messages sent over one outgoing SMTP connection before it is closed (connection reuse).',
+  },
+  outboundConnectTimeoutMs: {
+    default: 30 * 1000,
+    description: 'Time to connect to a remote SMTP server and get its greeting before the next address is tried.',
+  },
+  outboundCommandTimeoutMs: {
+    default: 5 * 60 * 1000,
+    description: 'Silence from a remote SMTP server, after any command or the message, before the attempt is given up (RFC 5321 4.5.3.2).',
+  },
 } satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof limitSpecs;
@@ -125,6 +169,17 @@ export interface Limits {
   maxAuthFailures: number;
   maildropLeaseMs: number;
   maxConnectionsPerIp: number;
+  queuePollMs: number;
+  queueLeaseMs: number;
+  queueFirstRetryMs: number;
+  queueMaxRetryMs: number;
+  queueLifetimeMs: number;
+  queueDelayWarningMs: number;
+  queueMaxConnections: number;
+  queueMaxConnectionsPerDestination: number;
+  queueMaxMessagesPerConnection: number;
+  outboundConnectTimeoutMs: number;
+  outboundCommandTimeoutMs: number;
 }
 
 export function defaultLimits(): Limits {

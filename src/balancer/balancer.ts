@@ -113,9 +113,16 @@ export class Balancer {
   static async start(opts: BalancerOptions): Promise<Balancer> {
     const b = new Balancer(opts);
     try {
+      // Registered before the first check: nodes believe our PROXY headers
+      // once they have read the registration, and checks tell when they have.
+      if (opts.store) await opts.store.cluster.register(b.registration());
       await b.readRegistry();
       b.applyPools();
-      if (opts.store) await opts.store.cluster.register(b.registration());
+      // A backend gets clients once a check passed: wait for the first round.
+      await Promise.all([...b.pools.entries()].map(([service, pool]) => {
+        const settings: ServiceSettings = { ...opts.config.service, ...opts.config.services[service] };
+        return pool.firstChecks(Math.max(opts.config.check.timeoutMs, settings.connectTimeoutMs) + 100);
+      }));
       b.registryTimer = setInterval(() => void b.registryTick(), opts.registryIntervalMs ?? 1000);
       if (opts.standbyOf.length === 0) {
         await b.becomeActive();

@@ -18,7 +18,7 @@ export interface CheckTarget {
   address: string;
   port: number;
   protocol: CheckProtocol;
-  /** Handshake TLS before the dialogue (smtps, pop3s, imaps); the certificate is not judged. */
+  /** Handshake TLS before the dialogue (submissions, pop3s, imaps); the certificate is not judged. */
   tls: boolean;
   /** Open with a PROXY v2 LOCAL header, as a backend expecting PROXY from us requires. */
   proxyProtocol: boolean;

@@ -49,17 +49,36 @@ export function backendKey(service: string, address: string, port: number): stri
 
 export class Backend implements Schedulable {
   readonly key: string;
-  /** Healthy as far as we know; a new backend starts up and is checked at once. */
-  up = true;
+  /**
+   * Healthy as far as we know; every new backend is checked at once. A
+   * server from the configuration file starts up (the operator declared
+   * it). A node from the registry gets no client until a check has passed:
+   * one that cannot take relayed connections yet (it has not read this
+   * traffic manager's registration, so it would take the PROXY header for
+   * commands) fails its check instead of garbling a client's session. Its
+   * first pass brings it in; after that, `rise` passes in a row do.
+   */
+  up: boolean;
   activeConnections = 0;
-  lastFailure: string | null = null;
+  lastFailure: string | null;
   private passesInARow = 0;
   private failuresInARow = 0;
+  private everPassed: boolean;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private checked: Promise<void>;
+  private onFirstResult: () => void = () => undefined;
 
   constructor(public spec: BackendSpec, private readonly hostname: string, private readonly onChange: (b: Backend, reason: string) => void) {
     this.key = backendKey(spec.service, spec.address, spec.port);
+    this.up = this.everPassed = spec.source === 'static';
+    this.lastFailure = this.up ? null : 'not checked yet';
+    this.checked = new Promise((resolve) => { this.onFirstResult = resolve; });
+  }
+
+  /** Resolves once the first check (or refused connection) has been counted. */
+  firstResult(): Promise<void> {
+    return this.checked;
   }
 
   get weight(): number {
@@ -68,13 +87,15 @@ export class Backend implements Schedulable {
 
   /** Counts one result; `fall` failures in a row take it out, `rise` passes bring it back. */
   record(result: CheckResult): void {
+    this.onFirstResult();
     if (result.ok) {
       this.failuresInARow = 0;
       this.lastFailure = null;
       this.passesInARow++;
-      if (!this.up && this.passesInARow >= this.spec.check.rise) {
+      if (!this.up && (!this.everPassed || this.passesInARow >= this.spec.check.rise)) {
         this.up = true;
-        this.onChange(this, `passed ${this.passesInARow} checks`);
+        this.everPassed = true;
+        this.onChange(this, `passed ${this.passesInARow} check${this.passesInARow === 1 ? '' : 's'}`);
       }
     } else {
       this.passesInARow = 0;
@@ -186,6 +207,19 @@ export class ServicePool {
 
   status(): BackendStatus[] {
     return [...this.backends.values()].map((b) => b.status());
+  }
+
+  /**
+   * Resolves once every backend has had its first check, or after waitMs:
+   * a traffic manager that starts with healthy backends serves at once.
+   */
+  async firstChecks(waitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.backends.values()].map((b) => b.firstResult())),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, waitMs); }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Stops every check (at shutdown). */

@@ -42,12 +42,13 @@ const imapIdleMs = 31 * 60_000;
 export const virtualServices = {
   smtp: { standardPort: 25, check: 'smtp', tls: false, idleTimeoutMs: tenMinutesMs, busyReply: smtpBusy },
   submission: { standardPort: 587, check: 'smtp', tls: false, idleTimeoutMs: tenMinutesMs, busyReply: smtpBusy },
-  smtps: { standardPort: 465, check: 'smtp', tls: true, idleTimeoutMs: tenMinutesMs, busyReply: null },
+  submissions: { standardPort: 465, check: 'smtp', tls: true, idleTimeoutMs: tenMinutesMs, busyReply: null },
   pop3: { standardPort: 110, check: 'pop3', tls: false, idleTimeoutMs: tenMinutesMs, busyReply: pop3Busy },
   pop3s: { standardPort: 995, check: 'pop3', tls: true, idleTimeoutMs: tenMinutesMs, busyReply: null },
   imap: { standardPort: 143, check: 'imap', tls: false, idleTimeoutMs: imapIdleMs, busyReply: imapBusy },
   imaps: { standardPort: 993, check: 'imap', tls: true, idleTimeoutMs: imapIdleMs, busyReply: null },
   http: { standardPort: 80, check: 'http', tls: false, idleTimeoutMs: 2 * 60_000, busyReply: httpBusy },
+  https: { standardPort: 443, check: 'http', tls: true, idleTimeoutMs: 2 * 60_000, busyReply: null },
 } as const satisfies Record<string, VirtualServiceSpec>;
 
 export type VirtualServiceName = keyof typeof virtualServices;
@@ -55,7 +56,7 @@ export type VirtualServiceName = keyof typeof virtualServices;
 export const allVirtualServices = Object.keys(virtualServices) as VirtualServiceName[];
 
 /** Other names operators write for a service (the seed's clusterserver.conf says "pop", "web"). */
-const aliases: Record<string, VirtualServiceName> = { pop: 'pop3', web: 'http', www: 'http', imap4: 'imap', smtp_submission: 'submission' };
+const aliases: Record<string, VirtualServiceName> = { pop: 'pop3', web: 'http', www: 'http', imap4: 'imap', smtp_submission: 'submission', smtps: 'submissions' };
 
 /** The service a name (or an alias, or a standard port number) means, or null. */
 export function virtualServiceByName(name: string): VirtualServiceName | null {

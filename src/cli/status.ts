@@ -5,7 +5,7 @@ import type { CommandGroup } from './command.js';
 
 /** The seeds' status letters, one per kind of service (TLS variants share their protocol's letter). */
 const serviceLetters: Record<string, string> = {
-  smtp: 'S', smtps: 'S', submission: 'U', pop3: 'P', pop3s: 'P', imap: 'I', imaps: 'I', http: 'W', https: 'W', dns: 'D', queue: 'Q',
+  smtp: 'S', submission: 'U', submissions: 'U', pop3: 'P', pop3s: 'P', imap: 'I', imaps: 'I', http: 'W', https: 'W', dns: 'D', queue: 'Q',
 };
 
 /**

@@ -55,10 +55,10 @@ export interface Zone {
  * healthy, so a client sent there finds whichever port it uses working.
  */
 export const serviceNameTargets: Readonly<Record<string, readonly string[]>> = {
-  smtp: ['smtp', 'submission', 'smtps'],
+  smtp: ['smtp', 'submission', 'submissions'],
   imap: ['imap', 'imaps'],
   pop3: ['pop3', 'pop3s'],
-  mail: ['smtp', 'submission', 'smtps', 'imap', 'imaps', 'pop3', 'pop3s'],
+  mail: ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s'],
   webmail: ['http', 'https'],
 };
 

@@ -23,6 +23,8 @@ export interface ReceivedInfo {
   recipient?: string | null;
   /** TLS details for the comment after the protocol, when TLS was in use. */
   tls?: { version: string; cipher: string } | null;
+  /** The user the client authenticated as (submission), recorded as Postfix does. */
+  authenticatedAs?: string | null;
   date: Date;
 }
 
@@ -60,6 +62,7 @@ export function receivedHeader(info: ReceivedInfo): string {
   const tls = info.tls ? ` (${cleanComment(info.tls.version)} cipher ${cleanComment(info.tls.cipher)})` : '';
   const lines = [
     `Received: from ${from} (${comment})`,
+    ...(info.authenticatedAs ? [`\t(Authenticated sender: ${cleanComment(info.authenticatedAs)})`] : []),
     `\tby ${info.byHost} (Rookery) with ${info.protocol}${tls}`,
     `\tid ${info.id}`,
   ];

@@ -86,7 +86,7 @@ test('mistakes are one line and exit 2; ping of nobody exits 1', async () => {
     const cases: [string[], RegExp][] = [
       [['--config', conf, '--store', dir], /^rookery: .*bad\.conf line 3: "imap4\/x" is not SERVICE\/WEIGHT or SERVICE\/WEIGHT:PORT\n$/],
       [['--config', join(dir, 'missing.conf'), '--store', dir], /^rookery: cannot read the configuration file .*missing\.conf: no such file\n$/],
-      [['--services', 'smtp,gopher', '--store', dir], /^rookery: unknown service "gopher"; services: smtp, submission, smtps/],
+      [['--services', 'smtp,gopher', '--store', dir], /^rookery: unknown service "gopher"; services: smtp, submission, submissions/],
       [['--standby-of', 'nowhere', '--store', dir], /^rookery: --standby-of takes ADDRESS:PORT/],
       [['--port-base', '65000', '--store', dir], /^rookery: --port-base must be a whole number from 0 to /],
       [['--scheduler', 'random', '--store', dir], /^rookery: --scheduler must be round-robin or least-connections/],

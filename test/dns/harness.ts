@@ -17,7 +17,8 @@ export const silent = pino({ level: 'silent' });
 export function allHealthy(): Record<string, ServiceHealth> {
   return {
     smtp: { port: 10025, healthy: true },
-    smtps: { port: 10465, healthy: true },
+    submission: { port: 10587, healthy: true },
+    submissions: { port: 10465, healthy: true },
     pop3: { port: 10110, healthy: true },
     pop3s: { port: 10995, healthy: true },
     imap: { port: 10143, healthy: true },

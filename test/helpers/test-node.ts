@@ -46,7 +46,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
     name: 'test-node',
     address: '127.0.0.1',
     hostname: 'mx.example.test',
-    ports: { smtp: 0, smtps: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0 },
+    ports: { smtp: 0, submission: 0, submissions: 0, pop3: 0, pop3s: 0, imap: 0, imaps: 0, http: 0 },
   });
   return {
     store,

@@ -1,6 +1,7 @@
 /**
- * Who may receive: local users only, no open relay, honest deferral for
- * forwards that leave the cluster, and the recipients-per-message cap.
+ * Who may receive: local users only, no open relay, forwards that leave the
+ * cluster accepted (their copies are queued: test/submission/forwarding),
+ * and the recipients-per-message cap.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,12 +47,12 @@ describe('recipients', () => {
     assert.match(await rcpt('victim@remote.test'), /^554 5\.7\.1 Relay access denied/);
   });
 
-  test('a forward outside the cluster is deferred with 451 4.3.2, even with a local copy', async () => {
-    assert.match(await rcpt('fwd@example.test'), /^451 4\.3\.2 .*forwarding outside the cluster is not available yet/);
+  test('a forward outside the cluster is accepted (the remote copy goes through the queue)', async () => {
+    assert.match(await rcpt('fwd@example.test'), /^250 2\.1\.5 /);
   });
 
-  test('an alias with a remote member is deferred, not half delivered', async () => {
-    assert.match(await rcpt('list@example.test'), /^451 4\.3\.2 /);
+  test('an alias with a remote member is accepted', async () => {
+    assert.match(await rcpt('list@example.test'), /^250 2\.1\.5 /);
   });
 
   test('the recipient cap answers 452 4.5.3 and keeps the transaction', async () => {

@@ -45,6 +45,11 @@ export class Wire {
     });
   }
 
+  /** A client over a socket that is already connected (after a PROXY header, or a TLS upgrade). */
+  static over(socket: Socket): Wire {
+    return new Wire(socket);
+  }
+
   static async open(port: number, opts: { tls?: boolean } = {}): Promise<Wire> {
     const socket: Socket = opts.tls
       ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false })
@@ -160,7 +165,9 @@ export interface SmtpNode {
   store: Store;
   /** The store as the service sees it (wrapped, when a wrapper was given). */
   served: Store;
+  /** The MX (STARTTLS offered). */
   port: number;
+  /** Submission over implicit TLS (what base+465 is). */
   tlsPort: number;
   limits: Limits;
   close(): Promise<void>;
@@ -187,7 +194,7 @@ export async function startSmtpNode(opts: {
   const served = opts.wrap ? opts.wrap(store) : store;
   const material = await testTls();
   const ctx = { store: served, limits, hostname: 'mx.example.test', tls: opts.tls ?? (() => material), logger: createLogger('smtp-test') };
-  const services: NetService[] = [createSmtpService(ctx, { implicitTls: false }), createSmtpService(ctx, { implicitTls: true })];
+  const services: NetService[] = [createSmtpService(ctx, { mode: 'mx', implicitTls: false }), createSmtpService(ctx, { mode: 'submission', implicitTls: true })];
   const port = await services[0]!.listen(0, '127.0.0.1');
   const tlsPort = await services[1]!.listen(0, '127.0.0.1');
   return {

@@ -1,29 +1,59 @@
 /**
- * The inbound MX service (RFC 5321) on smtp-server: one file per verb's
- * policy (connect, mail, rcpt, data), replies and their enhanced codes in
- * replies.ts, and the few things smtp-server has no hook for in server.ts.
+ * The SMTP services on smtp-server, one code path in two modes:
  *
- * EHLO announces PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES
- * and, on the plain port before TLS, STARTTLS. No AUTH: this is the MX;
- * authenticated submission is its own service.
+ * - 'mx', the inbound MX (RFC 5321) on base+25: mail for our domains from
+ *   anyone, no AUTH.
+ * - 'submission', the message submission agent (RFC 6409) on base+587 with
+ *   STARTTLS and on base+465 with implicit TLS (RFC 8314's "submissions"):
+ *   AUTH PLAIN/LOGIN first (auth.ts), then mail from the user's own
+ *   addresses to anywhere.
+ *
+ * One file per verb's policy (connect, auth, mail, rcpt, data), replies and
+ * their enhanced codes in replies.ts, and the few things smtp-server has no
+ * hook for in server.ts. Data handling, trace headers, limits and local
+ * delivery are the same in both modes; the differences are in mail.ts (who
+ * may send), rcpt.ts (who may receive) and data.ts (the header checks and
+ * additions of an MSA, SRS for forwards).
+ *
+ * EHLO announces PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES,
+ * on a plain connection STARTTLS, and on submission AUTH PLAIN LOGIN where
+ * AUTH is allowed (over TLS, or from loopback: see auth.ts).
  */
 import type { AddressInfo } from 'node:net';
 import type { NetService, ServiceContext, TlsMaterial } from '../../net/service.js';
 import { connectionPolicy } from './connect.js';
+import { AUTH_METHODS, authAllowed, authHandler } from './auth.js';
 import { mailFromHandler } from './mail.js';
 import { rcptToHandler } from './rcpt.js';
 import { dataHandler } from './data.js';
 import { RookerySmtpServer } from './server.js';
+import { etrnHandler } from './etrn.js';
 
 /** How long shutdown waits for transactions in progress before closing them with 421. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** Commands an MX does not offer (sendmail's jokes included, so they count as unknown). */
-const DISABLED = ['AUTH', 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'];
+/** Which SMTP service: the inbound MX, or authenticated submission. */
+export type SmtpMode = 'mx' | 'submission';
 
-/** Creates the SMTP service; `implicitTls` for SMTPS (port 465), STARTTLS otherwise. */
-export function createSmtpService(ctx: ServiceContext, opts: { implicitTls: boolean }): NetService {
-  const log = ctx.logger.child({ service: opts.implicitTls ? 'smtps' : 'smtp' });
+/** Commands never offered (sendmail's jokes included, so they count as unknown). */
+const DISABLED = ['XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'];
+
+export interface SmtpServiceOptions {
+  mode: SmtpMode;
+  /** Implicit TLS (port 465, submission only in practice); STARTTLS otherwise. */
+  implicitTls: boolean;
+}
+
+/** The registry's name of a service in this shape (src/config/services.ts). */
+function serviceName(opts: SmtpServiceOptions): string {
+  if (opts.mode === 'mx') return opts.implicitTls ? 'smtp-tls' : 'smtp';
+  return opts.implicitTls ? 'submissions' : 'submission';
+}
+
+/** Creates an SMTP service: the MX or submission, with STARTTLS or implicit TLS. */
+export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions): NetService {
+  const log = ctx.logger.child({ service: serviceName(opts) });
+  const submission = opts.mode === 'submission';
   const sctx: ServiceContext = { ...ctx, logger: log };
   const limits = ctx.limits;
   const connections = connectionPolicy(limits.maxConnectionsPerIp);
@@ -45,8 +75,13 @@ export function createSmtpService(ctx: ServiceContext, opts: { implicitTls: bool
       hideENHANCEDSTATUSCODES: false,
       hideDSN: true,
       hideREQUIRETLS: true,
-      disabledCommands: opts.implicitTls ? [...DISABLED, 'STARTTLS'] : DISABLED,
+      disabledCommands: [...DISABLED, ...(submission ? [] : ['AUTH']), ...(opts.implicitTls ? ['STARTTLS'] : [])],
+      // AUTH is required on submission, but mail.ts says so (530 5.7.0 at
+      // MAIL) and server.ts decides where AUTH may be used, not the library.
       authOptional: true,
+      authMethods: submission ? AUTH_METHODS : [],
+      allowInsecureAuth: true,
+      onAuth: submission ? authHandler(sctx) : undefined,
       maxAllowedUnauthenticatedCommands: false,
       // No PTR lookups: a slow resolver would delay every greeting, and the
       // Received header records the address literal, which cannot lie.
@@ -61,11 +96,19 @@ export function createSmtpService(ctx: ServiceContext, opts: { implicitTls: bool
       logger: false,
       onConnect: connections.onConnect,
       onClose: connections.onClose,
-      onMailFrom: mailFromHandler(sctx),
-      onRcptTo: rcptToHandler(sctx),
-      onData: dataHandler(sctx, track),
+      onMailFrom: mailFromHandler(sctx, opts.mode),
+      onRcptTo: rcptToHandler(sctx, opts.mode),
+      onData: dataHandler(sctx, opts.mode, track),
     },
-    { maxBadCommands: limits.maxSmtpBadCommands, maxLineBytes: limits.maxSmtpLineBytes, greetingDelayMs: limits.smtpGreetingDelayMs, trustedProxies: ctx.trustedProxies },
+    {
+      maxBadCommands: limits.maxSmtpBadCommands,
+      maxLineBytes: limits.maxSmtpLineBytes,
+      greetingDelayMs: limits.smtpGreetingDelayMs,
+      trustedProxies: ctx.trustedProxies,
+      storeHealthy: ctx.storeHealthy,
+      authAllowed: submission ? authAllowed : undefined,
+      etrn: etrnHandler(sctx),
+    },
   );
   server.on('error', (err: Error) => log.warn({ err }, 'smtp connection error'));
 

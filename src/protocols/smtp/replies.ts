@@ -29,8 +29,25 @@ export const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 export const replies = {
   relayDenied: () => new SmtpReply(554, '5.7.1', 'Relay access denied: this server accepts mail for its own domains only'),
   unknownUser: () => new SmtpReply(550, '5.1.1', 'No such user here'),
-  remoteTargets: () =>
-    new SmtpReply(451, '4.3.2', 'This address forwards outside the cluster, and forwarding outside the cluster is not available yet; try again later'),
+  /** An SRS address of ours whose hash does not match (RFC-less, as libsrs2 and postsrsd answer). */
+  srsForged: () => new SmtpReply(550, '5.1.1', 'No such user here: invalid SRS address'),
+  srsExpired: () => new SmtpReply(550, '5.1.1', 'No such user here: expired SRS address'),
+  /** Submission: MAIL before AUTH (RFC 4954 6). */
+  authRequired: () => new SmtpReply(530, '5.7.0', 'Authentication required'),
+  /** RFC 4954 6: the mechanism needs TLS first (STARTTLS, or port 465). */
+  encryptionRequired: () => new SmtpReply(538, '5.7.11', 'Encryption required for requested authentication mechanism: use STARTTLS first'),
+  authFailed: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid'),
+  /** SASL authorization identity different from the authentication identity (no proxy logins). */
+  authzRefused: () => new SmtpReply(535, '5.7.8', 'Authentication credentials invalid: authorizing as another user is not allowed'),
+  authTemporary: () => new SmtpReply(454, '4.7.0', 'Temporary authentication failure; try again later'),
+  tooManyAuthFailures: () => new SmtpReply(421, '4.7.0', 'Too many failed logins; closing the connection'),
+  /** Submission: an envelope sender the user does not own (RFC 6409 8.1 allows refusing it). */
+  senderNotOwned: (address: string) => new SmtpReply(553, '5.7.1', `Sender address rejected: not owned by the authenticated user: <${address}>`),
+  /** Submission: a From or Sender header the user does not own. */
+  fromNotOwned: (address: string) => new SmtpReply(553, '5.7.1', `From address rejected: not owned by the authenticated user: ${address || 'an address without a domain'}`),
+  /** Submission: RFC 5322 3.6 wants exactly one From field. */
+  fromMissing: () => new SmtpReply(554, '5.6.0', 'Message refused: it needs exactly one From header field'),
+  headerTooBig: (max: number) => new SmtpReply(552, '5.3.4', `Message refused: the header section is longer than ${max} bytes`),
   tooManyRecipients: (max: number) => new SmtpReply(452, '4.5.3', `Too many recipients; at most ${max} per message`),
   messageTooBig: (max: number) => new SmtpReply(552, '5.3.4', `Message too big; the limit is ${max} bytes`),
   diskNearlyFull: () => new SmtpReply(452, '4.3.1', 'Insufficient system storage; try again later'),

@@ -22,6 +22,12 @@
  *
  * It also lets the DATA handler ask whether the client is still connected
  * before answering 250 (RFC 5321 4.2.5, see data.ts).
+ *
+ * 6. Where AUTH may be used (submission; the rule is in auth.ts): the
+ *    library's only switch, allowInsecureAuth, is per server, and its
+ *    refusal comes after nothing but a STARTTLS check. Per connection here:
+ *    where AUTH is not allowed, EHLO leaves it out and AUTH is answered
+ *    538 5.7.11 before any SASL exchange, so no password is sent in clear.
  */
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -41,6 +47,12 @@ export interface AdapterOptions {
   greetingDelayMs: number;
   /** Peers whose connections start with a PROXY header (traffic managers). */
   trustedProxies?: { trusts(address: string | undefined): boolean };
+  /** False while the node cannot reach its store: new sessions are greeted with 421. */
+  storeHealthy?: () => boolean;
+  /** Whether a session may use AUTH now (submission); absent where AUTH is disabled anyway. */
+  authAllowed?: (session: SMTPServerSession) => boolean;
+  /** The ETRN policy (etrn.ts); absent, ETRN is not offered. */
+  etrn?: (argument: string, session: SMTPServerSession) => Promise<{ code: number; text: string }>;
 }
 
 /** How long a trusted traffic manager has to send its PROXY header. */
@@ -75,6 +87,11 @@ class RookeryConnection extends SMTPConnection {
         this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
         return;
       }
+      // A node that cannot reach its store could not keep a message: try later (RFC 5321 3.8).
+      if (server.adapter.storeHealthy?.() === false) {
+        this.send(421, `4.3.0 ${this.name} the mail store is unreachable; try again later`);
+        return;
+      }
       const delay = server.adapter.greetingDelayMs;
       if (delay <= 0) {
         this.connectionReady();
@@ -96,6 +113,7 @@ class RookeryConnection extends SMTPConnection {
     if (typeof data === 'string' && ENHANCED_PREFIX.test(data)) {
       context = false;
     }
+    data = this.withEtrnKeyword(code, data);
     super.send(code, data, context);
     if (code >= 500 && code <= 504 && !this._closing && !this._closed) {
       this.badCommands++;
@@ -104,6 +122,69 @@ class RookeryConnection extends SMTPConnection {
         super.send(r.responseCode, r.message, false);
       }
     }
+  }
+
+  // ---- 6. where AUTH may be used (see auth.ts)
+
+  /** Set while EHLO builds its list, so AUTH is left out where it may not be used. */
+  private hidingAuth = false;
+
+  private authForbidden(): boolean {
+    const allowed = (this._server as unknown as RookerySmtpServer).adapter.authAllowed;
+    return allowed !== undefined && !allowed(this.session);
+  }
+
+  override handler_EHLO(command: Buffer, callback: () => void): void {
+    // The library builds the EHLO reply synchronously, so the flag covers exactly that.
+    this.hidingAuth = this.authForbidden();
+    try {
+      super.handler_EHLO(command, callback);
+    } finally {
+      this.hidingAuth = false;
+    }
+  }
+
+  override _isSupported(command: string): boolean {
+    if (this.hidingAuth && command === 'AUTH') return false;
+    return super._isSupported(command);
+  }
+
+  override handler_AUTH(command: Buffer, callback: () => void): void {
+    if (super._isSupported('AUTH') && this.authForbidden()) {
+      const r = replies.encryptionRequired();
+      this.send(r.responseCode, r.message);
+      callback();
+      return;
+    }
+    super.handler_AUTH(command, callback);
+  }
+
+  // ---- 7. ETRN (RFC 1985; the policy is in etrn.ts): smtp-server has no such command.
+
+  /** The EHLO reply (the only 250 the library sends as a list) announces ETRN where it is offered. */
+  private withEtrnKeyword(code: number, data: string | string[] | null | undefined): string | string[] | null | undefined {
+    const etrn = (this._server as unknown as RookerySmtpServer).adapter.etrn;
+    if (!etrn || code !== 250 || !Array.isArray(data) || data.includes('ETRN')) return data;
+    return [...data, 'ETRN'];
+  }
+
+  handler_ETRN(command: Buffer, callback: () => void): void {
+    const etrn = (this._server as unknown as RookerySmtpServer).adapter.etrn;
+    if (!etrn) {
+      this.send(502, '5.5.1 ETRN is not offered here');
+      callback();
+      return;
+    }
+    if (!this.hostNameAppearsAs) {
+      this.send(503, '5.5.1 Send EHLO first');
+      callback();
+      return;
+    }
+    const argument = command.toString().replace(/^\s*ETRN\b/i, '');
+    etrn(argument, this.session).then(
+      (reply) => this.send(reply.code, reply.text),
+      () => this.send(458, '4.3.0 Unable to queue messages now; try again later'),
+    ).finally(callback);
   }
 
   /** Replaces the library's 421 for a parser error with our own reply. */

@@ -8,12 +8,15 @@ import { createLogger, type Logger } from './log.js';
 import { isStoreError } from './store/errors.js';
 import { version } from './version.js';
 import { limitsFromSettings } from './config/limits.js';
-import { ensureCertificate } from './net/tls.js';
+import { certificateSetting, ensureCertificate } from './net/tls.js';
 import { TrustedProxies } from './net/proxy-accept.js';
 import { createSmtpService } from './protocols/smtp/index.js';
 import { createPop3Service } from './protocols/pop3/index.js';
 import { createImapService } from './protocols/imap/index.js';
+import { createHttpService } from './web/index.js';
 import type { NetService, ServiceContext, TlsMaterial } from './net/service.js';
+import { QueueRunner } from './outbound/runner.js';
+import type { DnsResolver } from './outbound/route.js';
 import type { Store } from './store/types.js';
 import type { ServiceName } from './config/services.js';
 
@@ -21,6 +24,12 @@ export type { ServiceName };
 
 /** How often a node tells the registry it is alive (the registry calls a member down after 3 s of silence). */
 const heartbeatIntervalMs = 1000;
+/**
+ * A node whose last heartbeat failed, or whose last good one is older than
+ * this (the registry's staleness: the cluster calls it down then anyway),
+ * counts its store as unreachable and refuses new sessions.
+ */
+const storeSilenceMs = 3000;
 
 export interface NodeOptions {
   store: Store;
@@ -33,6 +42,10 @@ export interface NodeOptions {
   /** Port per service to run; services left out are not started. 0 picks a free port. */
   ports: Partial<Record<ServiceName, number>>;
   logger?: Logger;
+  /** Run the outbound queue worker (service letter Q); true unless false. */
+  queue?: boolean;
+  /** DNS for the queue's MX lookups; the system's unless given (tests inject one). */
+  resolver?: DnsResolver;
 }
 
 export interface RunningNode {
@@ -50,6 +63,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Traffic managers in the registry send a PROXY header naming the client.
   const trustedProxies = new TrustedProxies(opts.store.cluster);
   await trustedProxies.start();
+  // Store health, learnt from the heartbeat (every second): a node whose
+  // store cannot be written greets new clients with "try again later"
+  // instead of accepting mail it could not keep.
+  let storeOkAt = Date.now();
+  let storeFailing = false;
+  const storeHealthy = (): boolean => !storeFailing && Date.now() - storeOkAt <= storeSilenceMs;
   const ctx: ServiceContext = {
     store: opts.store,
     limits,
@@ -57,15 +76,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     tls: () => tls,
     logger,
     trustedProxies,
+    storeHealthy,
   };
 
   const factories: Record<ServiceName, () => NetService> = {
-    smtp: () => createSmtpService(ctx, { implicitTls: false }),
-    smtps: () => createSmtpService(ctx, { implicitTls: true }),
+    smtp: () => createSmtpService(ctx, { mode: 'mx', implicitTls: false }),
+    submission: () => createSmtpService(ctx, { mode: 'submission', implicitTls: false }),
+    submissions: () => createSmtpService(ctx, { mode: 'submission', implicitTls: true }),
     pop3: () => createPop3Service(ctx, { implicitTls: false }),
     pop3s: () => createPop3Service(ctx, { implicitTls: true }),
     imap: () => createImapService(ctx, { implicitTls: false }),
     imaps: () => createImapService(ctx, { implicitTls: true }),
+    http: () => createHttpService(ctx, { implicitTls: false, nodeName: opts.name }),
+    https: () => createHttpService(ctx, { implicitTls: true, nodeName: opts.name }),
   };
 
   const running: NetService[] = [];
@@ -84,28 +107,55 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }
 
   // A certificate replaced with `rookery tls set` reaches new connections
-  // without a restart.
-  const certPoll = setInterval(() => {
+  // without a restart: at once through the store's change feed (on every
+  // node), and every 30 s in case a notice was lost.
+  const rereadCertificate = () => {
     ensureCertificate(opts.store, opts.hostname).then((t) => { tls = t; }, (err) => logger.warn({ err }, 'could not re-read the certificate'));
-  }, 30_000);
+  };
+  const certPoll = setInterval(rereadCertificate, 30_000);
   certPoll.unref();
+  const stopCertWatch = opts.store.changes.subscribe((change) => {
+    if ((change.kind === 'settings' && change.key === certificateSetting) || change.kind === 'resync') rereadCertificate();
+  });
 
   // The registry is how the traffic manager, DNS and `rookery status` see
   // this node: register now, heartbeat every second with service health.
-  const health = () => Object.fromEntries(Object.entries(ports).map(([s, port]) => [s, { port, healthy: !stopping }]));
+  // The queue worker: registered as the "queue" service with port 0 (it listens on nothing).
+  const queue = opts.queue === false ? null
+    : new QueueRunner({ store: opts.store, nodeName: opts.name, nodeAddress: opts.address, hostname: opts.hostname, limits, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+  queue?.start();
+  const health = () => ({
+    ...Object.fromEntries(Object.entries(ports).map(([s, port]) => [s, { port, healthy: !stopping }])),
+    ...(queue ? { queue: { port: 0, healthy: !stopping && queue.healthy() } } : {}),
+  });
   let stopping = false;
   await opts.store.cluster.register({
     name: opts.name, role: 'node', address: opts.address, host: osHostname(), pid: process.pid, version, services: health(),
   });
+  storeOkAt = Date.now();
+  const storeAnswered = () => {
+    storeOkAt = Date.now();
+    if (storeFailing) logger.warn('the store answers again; taking new sessions');
+    storeFailing = false;
+  };
+  const storeFailed = (err: unknown) => {
+    if (!storeFailing) logger.error({ err }, 'heartbeat to the store failed; refusing new sessions until it answers');
+    storeFailing = true;
+  };
+  // One heartbeat at a time: while one hangs, the last success ages and
+  // storeHealthy() turns false on its own.
+  let heartbeatPending = false;
   const heartbeat = setInterval(() => {
-    opts.store.cluster.heartbeat(opts.name, health()).catch(async (err: unknown) => {
+    if (heartbeatPending) return;
+    heartbeatPending = true;
+    opts.store.cluster.heartbeat(opts.name, health()).then(storeAnswered, async (err: unknown) => {
       // Removed from the registry while running (rookery node remove): come back.
       if (isStoreError(err, 'not-found')) {
-        await opts.store.cluster.register({ name: opts.name, role: 'node', address: opts.address, host: osHostname(), pid: process.pid, version, services: health() }).catch(() => undefined);
+        await opts.store.cluster.register({ name: opts.name, role: 'node', address: opts.address, host: osHostname(), pid: process.pid, version, services: health() }).then(storeAnswered, storeFailed);
         return;
       }
-      logger.warn({ err }, 'heartbeat to the store failed');
-    });
+      storeFailed(err);
+    }).finally(() => { heartbeatPending = false; });
   }, heartbeatIntervalMs);
   heartbeat.unref();
 
@@ -114,10 +164,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     async stop() {
       stopping = true;
       clearInterval(certPoll);
+      stopCertWatch();
       clearInterval(heartbeat);
       // Out of the pools first, so no new client is sent here while sessions end.
       await opts.store.cluster.setState(opts.name, 'draining').catch(() => undefined);
-      await Promise.allSettled(running.map((s) => s.close()));
+      await Promise.allSettled([...running.map((s) => s.close()), queue?.stop()]);
       await opts.store.cluster.setState(opts.name, 'down').catch(() => undefined);
       trustedProxies.stop();
     },

@@ -13,9 +13,12 @@ import { domainCommand } from './domain.js';
 import { forwardCommand } from './forward.js';
 import { lbCommand } from './lb.js';
 import { nodeCommand } from './node.js';
+import { queueCommand } from './queue.js';
 import { statusCommand } from './status.js';
 import { storeCommand } from './store.js';
 import { tlsCommand } from './tls.js';
+import { tokenCommand } from './token.js';
+import { transportCommand } from './transport.js';
 import { upCommand } from './up.js';
 import { userCommand } from './user.js';
 
@@ -29,7 +32,10 @@ export const commands: CommandGroup[] = [
   userCommand,
   aliasCommand,
   forwardCommand,
+  queueCommand,
+  transportCommand,
   tlsCommand,
+  tokenCommand,
   configCommand,
   storeCommand,
 ];

@@ -136,7 +136,8 @@ export const upCommand: CommandGroup = {
     children.forEach(watch);
 
     const labels: Record<string, string> = {
-      smtp: 'SMTP (MX, STARTTLS)', smtps: 'SMTP over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', imap: 'IMAP (STARTTLS)', imaps: 'IMAP over TLS',
+      smtp: 'SMTP (MX, STARTTLS)', submission: 'Submission (STARTTLS)', submissions: 'Submission over TLS', pop3: 'POP3 (STLS)', pop3s: 'POP3 over TLS', imap: 'IMAP (STARTTLS)', imaps: 'IMAP over TLS',
+      http: 'HTTP (API, /healthz)', https: 'HTTPS',
     };
     console.log(`rookery is up: store ${location}`);
     console.log(`the cluster answers on ${virtualAddress} (traffic manager):`);

@@ -26,6 +26,12 @@ export interface ServiceContext {
    * header naming the real client; none when absent (tests, single nodes).
    */
   trustedProxies?: { trusts(address: string | undefined): boolean };
+  /**
+   * False while the node cannot reach its store (its registry heartbeat
+   * fails): services greet new clients with "try again later" (SMTP 421,
+   * POP3 -ERR [SYS/TEMP], IMAP BYE [UNAVAILABLE]). Absent: always healthy.
+   */
+  storeHealthy?(): boolean;
 }
 
 /** A listening protocol service. */

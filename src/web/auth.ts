@@ -1,0 +1,167 @@
+/**
+ * Who is calling: each request's credentials become a Principal through
+ * the first authenticator that recognises them. Today: bearer tokens
+ * (`Authorization: Bearer rookery_...`) and a user's own address and
+ * password (`Authorization: Basic`). The web login's session cookie is
+ * one more Authenticator: it reads the cookie, looks the session up with
+ * verifyToken(store, text, 'session') (sessions live in the store, so
+ * every node knows them and a logout ends them everywhere), and checks
+ * the CSRF header on state-changing methods.
+ *
+ * Failed authentications are counted per client address (the real one,
+ * from the PROXY header); past the limit the address gets 429 until the
+ * window has passed, whatever it sends.
+ */
+import type { IncomingMessage } from 'node:http';
+import { domainOf } from '../store/address.js';
+import type { Store, UserRole } from '../store/types.js';
+import { ApiError } from './errors.js';
+import { verifyToken } from './tokens.js';
+
+/** The caller, as the authorisation checks see it. */
+export interface Principal {
+  role: UserRole;
+  /** The domain a domain-admin administers; null for other roles. */
+  domain: string | null;
+  /** The user acted as (always set for role 'user'); null for a token of no particular user. */
+  subject: string | null;
+  /** How it authenticated. */
+  via: 'token' | 'password' | 'session';
+  /** The token or session id, when there is one. */
+  tokenId: string | null;
+}
+
+/** What an authenticator made of a request. */
+export type AuthOutcome =
+  /** These are not its credentials: ask the next authenticator. */
+  | { kind: 'absent' }
+  /** Its credentials, and they are wrong (counted as a failure). */
+  | { kind: 'invalid'; message: string }
+  | { kind: 'ok'; principal: Principal };
+
+export interface Authenticator {
+  /** The challenge named in WWW-Authenticate when nobody recognised the request. */
+  readonly challenge: string | null;
+  authenticate(req: IncomingMessage, store: Store): Promise<AuthOutcome>;
+}
+
+/** `touch()` is written at most this often per token, so a busy script does not write on every request. */
+const touchEveryMs = 60_000;
+
+export class BearerTokenAuthenticator implements Authenticator {
+  readonly challenge = 'Bearer realm="rookery"';
+  private readonly touched = new Map<string, number>();
+
+  async authenticate(req: IncomingMessage, store: Store): Promise<AuthOutcome> {
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) return { kind: 'absent' };
+    const token = await verifyToken(store, m[1]!, 'api');
+    if (!token) return { kind: 'invalid', message: 'The bearer token is not valid (unknown, revoked or expired).' };
+    const now = Date.now();
+    if (now - (this.touched.get(token.id) ?? 0) > touchEveryMs) {
+      this.touched.set(token.id, now);
+      if (this.touched.size > 10_000) this.touched.clear();
+      store.tokens.touch(token.id, new Date(now)).catch(() => undefined);
+    }
+    return { kind: 'ok', principal: { role: token.role, domain: token.domain, subject: token.subject, via: 'token', tokenId: token.id } };
+  }
+}
+
+/** A user's own address and password, for scripts and self-care (its role is the user's role). */
+export class PasswordAuthenticator implements Authenticator {
+  readonly challenge = 'Basic realm="rookery", charset="UTF-8"';
+
+  async authenticate(req: IncomingMessage, store: Store): Promise<AuthOutcome> {
+    const header = req.headers.authorization ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    if (!m) return { kind: 'absent' };
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return { kind: 'invalid', message: 'The Basic credentials are not address:password.' };
+    const user = await store.directory.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
+    if (!user) return { kind: 'invalid', message: 'The address or password is wrong.' };
+    return {
+      kind: 'ok',
+      principal: { role: user.role, domain: user.role === 'domain-admin' ? domainOf(user.address) : null, subject: user.address, via: 'password', tokenId: null },
+    };
+  }
+}
+
+/** Counts failed authentications per client address in a fixed window. */
+export class AuthThrottle {
+  private readonly failures = new Map<string, { count: number; since: number }>();
+
+  constructor(private readonly maxFailures: number, private readonly windowMs: number) {}
+
+  /** Throws 429 if the address is over its limit. */
+  check(address: string): void {
+    const f = this.failures.get(address);
+    if (!f) return;
+    const age = Date.now() - f.since;
+    if (age >= this.windowMs) {
+      this.failures.delete(address);
+      return;
+    }
+    if (f.count >= this.maxFailures) {
+      const retry = Math.max(1, Math.ceil((this.windowMs - age) / 1000));
+      throw new ApiError('too-many-requests', `Too many failed authentications from ${address}; try again in ${retry} s.`, undefined, { 'Retry-After': String(retry) });
+    }
+  }
+
+  fail(address: string): void {
+    const now = Date.now();
+    const f = this.failures.get(address);
+    if (!f || now - f.since >= this.windowMs) this.failures.set(address, { count: 1, since: now });
+    else f.count++;
+    // Bounded memory under a spray from many addresses: old windows go first.
+    if (this.failures.size > 100_000) {
+      for (const [k, v] of this.failures) if (now - v.since >= this.windowMs) this.failures.delete(k);
+    }
+  }
+}
+
+/**
+ * Authenticates a request: the principal, or null when no credentials
+ * were given. Throws 401 for wrong credentials and 429 for a throttled
+ * address.
+ */
+export async function authenticate(
+  req: IncomingMessage, store: Store, authenticators: readonly Authenticator[], throttle: AuthThrottle, clientAddress: string,
+  onFailure: () => void,
+): Promise<Principal | null> {
+  throttle.check(clientAddress);
+  for (const a of authenticators) {
+    const outcome = await a.authenticate(req, store);
+    if (outcome.kind === 'absent') continue;
+    if (outcome.kind === 'ok') return outcome.principal;
+    throttle.fail(clientAddress);
+    onFailure();
+    throw new ApiError('unauthenticated', outcome.message, undefined, challenges(authenticators));
+  }
+  return null;
+}
+
+export function challenges(authenticators: readonly Authenticator[]): Record<string, string> {
+  const list = authenticators.map((a) => a.challenge).filter((c): c is string => c !== null);
+  return list.length > 0 ? { 'WWW-Authenticate': list.join(', ') } : {};
+}
+
+// ---------------------------------------------------------------- authorisation
+
+/** Whether the principal administers the domain (admin: every domain). */
+export function administers(p: Principal, domain: string): boolean {
+  return p.role === 'admin' || (p.role === 'domain-admin' && p.domain === domain.toLowerCase());
+}
+
+/** Throws 403 unless the principal administers the domain. */
+export function requireDomain(p: Principal, domain: string): void {
+  if (!administers(p, domain)) throw new ApiError('forbidden', `Your role (${p.role}) does not administer ${domain.toLowerCase()}.`);
+}
+
+/** Throws 403 unless the principal administers the address's domain or is that user. */
+export function requireSelfOrDomain(p: Principal, address: string): void {
+  const a = address.toLowerCase();
+  if (p.subject === a) return;
+  requireDomain(p, domainOf(a));
+}

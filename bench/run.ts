@@ -1,11 +1,17 @@
 /**
- * `npm run bench`: SMTP ingest into durable storage, Rookery vs Postfix.
+ * `npm run bench`: two benchmarks, both by default, one with `--only smtp`
+ * or `--only imap`. See bench/README.md.
  *
- * Postfix's smtp-source sends the same load (20 concurrent sessions, 4 KB
- * messages) to a Rookery node and to a private Postfix instance delivering
- * to a Maildir, both on this machine, alternating, a few rounds each; the
- * median messages per second of each and the ratio are printed, with what
- * the CPU and disk counters suggest limits each side. See bench/README.md.
+ * SMTP ingest into durable storage, Rookery vs Postfix: Postfix's
+ * smtp-source sends the same load (20 concurrent sessions, 4 KB messages)
+ * to a Rookery node and to a private Postfix instance delivering to a
+ * Maildir, both on this machine, alternating, a few rounds each; the median
+ * messages per second of each and the ratio are printed, with what the CPU
+ * and disk counters suggest limits each side.
+ *
+ * IMAP, Rookery vs Dovecot: bench/imap.ts.
+ *
+ * `--only lb`, alone: the traffic manager's cost (direct, rookery lb, HAProxy): bench/lb.ts.
  */
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
@@ -18,11 +24,19 @@ import { freeBase, greetingDelay } from './lib/net.js';
 import { PostfixInstance } from './lib/postfix.js';
 import { diskOf, findExecutable, run as runCommand, stopPid, threadState } from './lib/proc.js';
 import { RookeryNode, smtpPortOffset } from './lib/rookery.js';
+import { runImapBench, type ImapSideName } from './imap.js';
+import { runLbBench } from './lb.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = 0.5;
 
-const usage = 'usage: npm run bench -- [--messages N] [--rounds N] [--warmup N] [--senders N] [--size BYTES] [--reuse-connections] [--only rookery|postfix] [--keep]';
+const usage = `usage: npm run bench -- [--only smtp|imap|rookery|postfix|dovecot[,...]] [--keep]
+    SMTP: [--messages N] [--rounds N] [--warmup N] [--senders N] [--size BYTES] [--reuse-connections]
+    IMAP: [--imap-rounds N] [--idle N]
+    --only lb: the traffic manager's cost (bench/lb.ts) [--rounds N] [--messages N]`;
+
+type BenchName = 'smtp' | 'imap';
+const onlyWords = ['smtp', 'imap', 'rookery', 'postfix', 'dovecot', 'lb'] as const;
 
 interface Options {
   messages: number;
@@ -33,6 +47,12 @@ interface Options {
   reuseConnections: boolean;
   only: SideName | null;
   keep: boolean;
+  benches: BenchName[];
+  imapSides: ImapSideName[];
+  imapRounds: number;
+  idle: number;
+  /** `--only lb`: the traffic manager bench alone (bench/lb.ts). */
+  lb: boolean;
 }
 
 function fail(message: string, code = 1): never {
@@ -53,6 +73,8 @@ function options(): Options {
         'reuse-connections': { type: 'boolean' },
         only: { type: 'string' },
         keep: { type: 'boolean' },
+        'imap-rounds': { type: 'string' },
+        idle: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -70,8 +92,21 @@ function options(): Options {
     if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number of at least ${min}, not "${text}"`, 2);
     return n;
   };
-  const only = values.only;
-  if (only !== undefined && only !== 'rookery' && only !== 'postfix') fail(`--only must be rookery or postfix, not "${only}"`, 2);
+  // --only takes benches (smtp, imap) and sides (rookery, postfix, dovecot), comma-separated:
+  // "--only imap", "--only rookery" (both benches, Rookery alone), "--only smtp,postfix".
+  const words = (values.only ?? '').split(',').map((w) => w.trim().toLowerCase()).filter((w) => w !== '');
+  for (const w of words) {
+    if (!(onlyWords as readonly string[]).includes(w)) fail(`--only takes ${onlyWords.join(', ')} (comma-separated), not "${w}"`, 2);
+  }
+  const has = (w: string) => words.includes(w);
+  let benches: BenchName[] = (['smtp', 'imap'] as const).filter((b) => has(b));
+  if (benches.length === 0) {
+    // Sides alone pick the benches they belong to.
+    benches = has('postfix') || has('dovecot') ? [...(has('postfix') ? ['smtp' as const] : []), ...(has('dovecot') ? ['imap' as const] : [])] : ['smtp', 'imap'];
+  }
+  const sideWords = words.filter((w) => w === 'rookery' || w === 'postfix' || w === 'dovecot');
+  const only: SideName | null = sideWords.length === 0 || (has('rookery') && has('postfix')) ? null : has('rookery') ? 'rookery' : has('postfix') ? 'postfix' : null;
+  const imapSides: ImapSideName[] = sideWords.length === 0 || (has('rookery') && has('dovecot')) ? ['rookery', 'dovecot'] : has('rookery') ? ['rookery'] : has('dovecot') ? ['dovecot'] : ['rookery', 'dovecot'];
   return {
     messages: int('messages', values.messages, 2000, 1),
     rounds: int('rounds', values.rounds, 3, 1),
@@ -79,9 +114,25 @@ function options(): Options {
     senders: int('senders', values.senders, 20, 1),
     size: int('size', values.size, 4096, 1),
     reuseConnections: values['reuse-connections'] ?? false,
-    only: only ?? null,
+    only,
     keep: values.keep ?? false,
+    benches,
+    imapSides,
+    imapRounds: int('imap-rounds', values['imap-rounds'], 3, 1),
+    idle: int('idle', values.idle, 2000, 0),
+    lb: has('lb'),
   };
+}
+
+function imapPreflight(opts: Options): { dovecot: string; doveadm: string } | null {
+  if (process.platform !== 'linux') fail('needs Linux (it reads /proc and runs a private Dovecot instance)');
+  if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) fail('Rookery is not built; run "npm run build" first');
+  if (!opts.imapSides.includes('dovecot')) return null;
+  const dovecot = findExecutable('dovecot');
+  const doveadm = findExecutable('doveadm');
+  if (!dovecot || !doveadm) fail('Dovecot is not installed (needs dovecot and doveadm; on Debian: apt-get install -y dovecot-imapd)');
+  if (process.getuid?.() !== 0) fail('must run as root: a Dovecot instance starts as root and runs its mail processes as nobody');
+  return { dovecot, doveadm };
 }
 
 function preflight(): { smtpSource: string; postfix: string; postconf: string } {
@@ -196,7 +247,43 @@ function printRun(r: Run): void {
 
 async function main(): Promise<void> {
   const opts = options();
-  const tools = preflight();
+  if (opts.lb) {
+    const ok = await runLbBench({ repoRoot, rounds: opts.rounds, messages: opts.messages, sessions: 3000, fetches: 20, keep: opts.keep, onCleanup: (fn) => cleanups.push(async () => fn()), onExit: (fn) => lastResort.push(fn) });
+    if (!ok) process.exitCode = 1;
+    return;
+  }
+  // Both preflights first, so a missing tool fails before anything runs.
+  const smtpTools = opts.benches.includes('smtp') ? preflight() : null;
+  const imapTools = opts.benches.includes('imap') ? imapPreflight(opts) : undefined;
+  if (smtpTools) await smtpBench(opts, smtpTools);
+  if (imapTools !== undefined) {
+    if (smtpTools) console.log('');
+    await imapBench(opts, imapTools);
+  }
+}
+
+async function imapBench(opts: Options, tools: { dovecot: string; doveadm: string } | null): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'rookery-bench-imap-'));
+  // Dovecot's processes run as other users and must reach their directories.
+  chmodSync(root, 0o755);
+  cleanups.push(async () => {
+    if (opts.keep) process.stderr.write(`bench: kept ${root}\n`);
+    else rmSync(root, { recursive: true, force: true });
+  });
+  console.log(`machine: ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}, storage ${root} on ${diskOf(root) ?? 'an unknown device'}`);
+  await runImapBench({
+    repoRoot,
+    root,
+    sides: opts.imapSides,
+    rounds: opts.imapRounds,
+    idle: opts.idle,
+    tools,
+    onCleanup: (fn) => cleanups.push(fn),
+    onExit: (fn) => lastResort.push(fn),
+  });
+}
+
+async function smtpBench(opts: Options, tools: { smtpSource: string; postfix: string; postconf: string }): Promise<void> {
   const ncpu = cpus().length;
   const postfixVersion = (await runCommand(tools.postconf, ['-h', '-d', 'mail_version']).catch(() => '?')).trim();
 

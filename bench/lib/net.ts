@@ -93,3 +93,30 @@ export async function greetingDelay(port: number, count = 7): Promise<number> {
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
 }
+
+/** Resolves once 127.0.0.1:port sends a first line starting with `prefix` (e.g. "* OK" for IMAP); rejects after `ms`. */
+export async function waitForGreeting(port: number, prefix: string, ms: number, alive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`the server exited before it answered on port ${port}`);
+    const greeting = await new Promise<string>((resolve) => {
+      const socket = createConnection({ port, host: '127.0.0.1' });
+      let text = '';
+      const done = (value: string) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(2_000, () => done(text || 'timeout'));
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text.includes('\n')) done(text);
+      });
+      socket.on('error', (err) => done(err.message));
+    });
+    if (greeting.startsWith(prefix)) return;
+    last = greeting.trim();
+    await sleep(100);
+  }
+  throw new Error(`nothing greeted on 127.0.0.1:${port} within ${ms / 1000}s (${last})`);
+}

@@ -292,3 +292,42 @@ export function selfCpu(): { own: number; children: number } {
   const s = readStat(process.pid);
   return s ? { own: s.own, children: s.children } : { own: 0, children: 0 };
 }
+
+export interface MemorySample {
+  /** Resident set size in bytes (VmRSS): shared pages counted in every process that maps them. */
+  rss: number;
+  /** Proportional set size in bytes (Pss from smaps_rollup): shared pages divided among their users. -1 if unreadable. */
+  pss: number;
+}
+
+/** VmRSS and Pss of one process, in bytes; null when it is gone. */
+export function processMemory(pid: number): MemorySample | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+    let pss = -1;
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const m = /^Pss:\s+(\d+) kB/m.exec(rollup);
+      if (m) pss = Number(m[1]) * 1024;
+    } catch { /* older kernel */ }
+    return { rss, pss };
+  } catch {
+    return null;
+  }
+}
+
+/** Summed VmRSS and Pss of several processes (a multi-process server), and how many were counted. */
+export function processesMemory(pids: number[]): MemorySample & { processes: number } {
+  let rss = 0;
+  let pss = 0;
+  let processes = 0;
+  for (const pid of pids) {
+    const m = processMemory(pid);
+    if (!m) continue;
+    processes++;
+    rss += m.rss;
+    pss = pss < 0 || m.pss < 0 ? -1 : pss + m.pss;
+  }
+  return { rss, pss, processes };
+}

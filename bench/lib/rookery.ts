@@ -8,49 +8,65 @@
  * in the INBOX.
  */
 import { join } from 'node:path';
-import { waitForSmtp } from './net.js';
+import { waitForGreeting, waitForSmtp } from './net.js';
 import { isAlive, processCpu, run, start, stopPid, threadCpu, threadSched, threadState, type SchedSample, type Spawned } from './proc.js';
 import { recipient } from './load.js';
 
 export const smtpPortOffset = 25;
+export const imapPortOffset = 143;
+
+/** Which services the node runs; the first is the one waited for at start. */
+export type BenchService = 'smtp' | 'imap';
 
 export class RookeryNode {
   readonly storeDir: string;
   private node: Spawned | null = null;
 
-  constructor(private readonly repoRoot: string, readonly dir: string, readonly portBase: number) {
+  constructor(private readonly repoRoot: string, readonly dir: string, readonly portBase: number, readonly service: BenchService = 'smtp') {
     this.storeDir = join(dir, 'store');
   }
 
+  /** The port of the service the node runs (SMTP: base + 25; IMAP: base + 143). */
   get port(): number {
-    return this.portBase + smtpPortOffset;
+    return this.portBase + (this.service === 'imap' ? imapPortOffset : smtpPortOffset);
   }
 
   get pid(): number | null {
     return this.node?.child.pid ?? null;
   }
 
-  private cli(args: string[]): Promise<string> {
+  /** Runs a `rookery` CLI command on this node's store. */
+  cli(args: string[]): Promise<string> {
     return run(process.execPath, [join(this.repoRoot, 'bin', 'rookery.js'), ...args, '--store', this.storeDir], {
       cwd: this.repoRoot,
       env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
     });
   }
 
-  async start(): Promise<void> {
+  /** Creates example.test and its one user (before start(), or with `prepared` false, by start()). */
+  async prepare(password = 'bench-password'): Promise<void> {
     await this.cli(['domain', 'add', 'example.test']);
-    await this.cli(['user', 'add', recipient, '--password', 'bench-password']);
+    await this.cli(['user', 'add', recipient, '--password', password]);
+    this.prepared = true;
+  }
+
+  private prepared = false;
+
+  async start(): Promise<void> {
+    if (!this.prepared) await this.prepare();
     this.node = start(process.execPath, [
       join(this.repoRoot, 'bin', 'rookery.js'), 'node',
       '--store', this.storeDir,
       '--address', '127.0.0.1',
       '--port-base', String(this.portBase),
-      '--services', 'smtp',
+      '--services', this.service,
       '--name', 'bench',
     ], { cwd: this.repoRoot, env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' } });
     const pid = this.node.child.pid;
     try {
-      await waitForSmtp(this.port, 30_000, () => pid !== undefined && isAlive(pid) && this.node?.child.exitCode === null);
+      const alive = () => pid !== undefined && isAlive(pid) && this.node?.child.exitCode === null;
+      if (this.service === 'imap') await waitForGreeting(this.port, '* OK', 30_000, alive);
+      else await waitForSmtp(this.port, 30_000, alive);
     } catch (err) {
       throw new Error(`${(err as Error).message}; rookery said: ${this.output()}`);
     }

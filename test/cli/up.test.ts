@@ -87,9 +87,9 @@ p.quit()
   }
 });
 
-test('rookery up --nodes 3: three processes on .11-.13; a killed node shows down and stays down', async () => {
+test('rookery up --nodes 3: a killed node shows down, stays down, and leaves the DNS answers', async () => {
   const dir = await tempDir('rookery-up3-');
-  const base = await freePortBase('127.0.0.11');
+  const base = await freePortBase('127.0.0.1');
   const child = spawn(process.execPath, [rookeryBin, 'up', '--nodes', '3', '--store', dir, '--port-base', String(base)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
@@ -104,6 +104,10 @@ test('rookery up --nodes 3: three processes on .11-.13; a killed node shows down
     const pids = [1, 2, 3].map((i) => Number(new RegExp(`node${i}\\s+pid (\\d+)\\s+127\\.0\\.0\\.1${i}`).exec(out)![1]));
     const status = JSON.parse((await rookery(['status', '--json', '--store', dir])).stdout);
     assert.deepEqual(status.nodes.map((n: { name: string; state: string }) => [n.name, n.state]), [['node1', 'up'], ['node2', 'up'], ['node3', 'up']]);
+    await rookery(['domain', 'add', 'example.org', '--store', dir]);
+    const digA = async () => (await run('dig', ['@127.0.0.1', '-p', String(base + 53), '+short', 'smtp.example.org', 'A'])).stdout.trim().split('\n').filter(Boolean).sort();
+    await waitFor(async () => (await digA()).length === 3, 5000, () => 'the DNS never listed the three nodes');
+    assert.deepEqual(await digA(), ['127.0.0.11', '127.0.0.12', '127.0.0.13']);
 
     process.kill(pids[1]!, 'SIGKILL');
     await waitFor(() => out.includes('node2'), 10000, () => 'up did not notice');
@@ -113,8 +117,10 @@ test('rookery up --nodes 3: three processes on .11-.13; a killed node shows down
     }, 10000, () => 'node2 never showed down');
     assert.match(out, /node2 \(pid \d+\) was killed by SIGKILL; it stays down/);
     const text = (await rookery(['status', '--store', dir])).stdout;
-    assert.match(text, /node2\s+node\s+127\.0\.0\.12\s+\d+\s+down\s+sp/, text);
-    assert.match(text, /node1\s+node\s+127\.0\.0\.11\s+\d+\s+up\s+SP/, text);
+    assert.match(text, /node2\s+node\s+127\.0\.0\.12\s+\d+\s+down\s+[a-z]+\s/, text);
+    assert.match(text, /node1\s+node\s+127\.0\.0\.11\s+\d+\s+up\s+[A-Z]+\s/, text);
+    await waitFor(async () => (await digA()).length === 2, 5000, () => 'the dead node stayed in the DNS answers');
+    assert.deepEqual(await digA(), ['127.0.0.11', '127.0.0.13']);
 
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

@@ -6,9 +6,14 @@
  * each watched mailbox's highest modseq every `imapChangePollMs` (the store
  * bumps it on every change). One poll per mailbox, however many sessions
  * watch it.
+ *
+ * With the store's change feed (Store.changes) there is no polling: the
+ * watcher subscribes while anyone watches, and a notice for a watched
+ * mailbox, or a 'resync' after the feed lost its connection, wakes its
+ * sessions, which catch up from their modseq.
  */
 import type { Logger } from '../../log.js';
-import type { MailboxId, MailStore } from '../../store/types.js';
+import type { ChangeFeed, MailboxId, MailStore, StoreChange } from '../../store/types.js';
 
 /**
  * Called with the mailbox's current highest modseq after each poll, or with
@@ -21,11 +26,14 @@ export class MailboxWatcher {
   private readonly listeners = new Map<MailboxId, Set<ChangeListener>>();
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
+  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly store: MailStore,
     private readonly pollMs: number,
     private readonly log: Logger,
+    /** The store's change feed; without it, the watcher polls. */
+    private readonly feed?: ChangeFeed,
   ) {}
 
   /** Starts watching a mailbox for a listener; returns the function that stops it. */
@@ -61,6 +69,10 @@ export class MailboxWatcher {
   }
 
   private ensureTimer(): void {
+    if (this.feed) {
+      this.unsubscribe ??= this.feed.subscribe((change) => this.onChange(change));
+      return;
+    }
     if (this.timer) return;
     this.timer = setInterval(() => void this.poll(), this.pollMs);
     this.timer.unref();
@@ -69,6 +81,14 @@ export class MailboxWatcher {
   private stopTimer(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /** A notice from the feed: wake the sessions it concerns (all of them for a resync). */
+  private onChange(change: StoreChange): void {
+    if (change.kind === 'mailbox') this.announce(change.mailboxId);
+    else if (change.kind === 'resync') for (const id of [...this.listeners.keys()]) this.announce(id);
   }
 
   private async poll(): Promise<void> {

@@ -309,6 +309,12 @@ export class ImapSession implements CommandContext {
 
   private async loop(): Promise<void> {
     try {
+      // A node that cannot reach its store says so at once (RFC 3501 7.1.5: BYE as the greeting).
+      if (this.ctx.storeHealthy?.() === false) {
+        await this.send(encodeUntaggedStatus('BYE', `${this.hostname} the mail store is unreachable; try again later`, { name: 'UNAVAILABLE' }));
+        this.conn.end();
+        return;
+      }
       const greeting = `${this.hostname} Rookery IMAP4 server ready`;
       await this.send(encodeUntaggedStatus('OK', greeting, { name: 'CAPABILITY', args: this.capabilities().map((c) => ({ atom: c })) }));
       while (this.state !== 'logout' && !this.conn.closed) {

@@ -88,6 +88,13 @@ export class Pop3Session {
   /** Sends the greeting and starts reading commands. */
   start(): void {
     this.attach(this.socket);
+    // A node that cannot reach its store could not open a maildrop: say so
+    // now (RFC 2449's SYS/TEMP: try later), not after the password.
+    if (this.ctx.storeHealthy?.() === false) {
+      this.closing = true;
+      this.write(err(`${this.ctx.hostname} the mail store is unreachable; try again later`, 'SYS/TEMP')).then(() => this.end(), () => undefined);
+      return;
+    }
     this.write(ok(`${this.ctx.hostname} Rookery POP3 server ready`)).catch(() => undefined);
   }
 

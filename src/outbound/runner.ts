@@ -79,6 +79,8 @@ export class QueueRunner {
   private readonly resolver: DnsResolver;
   private readonly destinations = new Map<string, Destination>();
   private held = 0;
+  /** The last look at the queue stopped because we held all we may: look again as soon as there is room. */
+  private saturated = false;
   private connections = 0;
   private ticking = false;
   private again = false;
@@ -156,7 +158,10 @@ export class QueueRunner {
       let refreshed = false;
       while (!this.stopping) {
         const room = maxHeldRecipients - this.held;
-        if (room <= 0) break;
+        if (room <= 0) {
+          this.saturated = true;
+          break;
+        }
         const claimed = await this.store.queue.claim({ owner: this.owner, leaseMs: this.limits.queueLeaseMs, limit: Math.min(room, 100) });
         if (claimed.length === 0) break;
         if (!refreshed) {
@@ -230,6 +235,11 @@ export class QueueRunner {
           this.log.error({ err, id: job.message.id, domain }, 'delivery attempt failed unexpectedly; the recipients wait for their lease to lapse');
         } finally {
           this.held -= job.recipients.length;
+          // With a backlog left in the queue, claim more once half the room is free rather than at the next poll.
+          if (this.saturated && this.held <= maxHeldRecipients / 2) {
+            this.saturated = false;
+            this.wake();
+          }
         }
       }
     } finally {

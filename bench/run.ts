@@ -12,6 +12,8 @@
  * IMAP, Rookery vs Dovecot: bench/imap.ts.
  *
  * `--only lb`, alone: the traffic manager's cost (direct, rookery lb, HAProxy): bench/lb.ts.
+ *
+ * `--only store`, alone: three nodes on PostgreSQL against one on SQLite: bench/store.ts.
  */
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
@@ -26,6 +28,8 @@ import { diskOf, findExecutable, run as runCommand, stopPid, threadState } from 
 import { RookeryNode, smtpPortOffset } from './lib/rookery.js';
 import { runImapBench, type ImapSideName } from './imap.js';
 import { runLbBench } from './lb.js';
+import { runOutboundBench } from './outbound.js';
+import { runStoreBench } from './store.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = 0.5;
@@ -33,10 +37,12 @@ const target = 0.5;
 const usage = `usage: npm run bench -- [--only smtp|imap|rookery|postfix|dovecot[,...]] [--keep]
     SMTP: [--messages N] [--rounds N] [--warmup N] [--senders N] [--size BYTES] [--reuse-connections]
     IMAP: [--imap-rounds N] [--idle N]
-    --only lb: the traffic manager's cost (bench/lb.ts) [--rounds N] [--messages N]`;
+    --only outbound[,rookery|postfix]: outbound to a loopback sink (bench/outbound.ts) [--rounds N] [--messages N] [--size BYTES]
+    --only lb: the traffic manager's cost (bench/lb.ts) [--rounds N] [--messages N]
+    --only store: 3 nodes on PostgreSQL vs 1 on SQLite (bench/store.ts) [--rounds N] [--messages N] [--warmup N] [--senders N] [--size BYTES] [--imap-rounds N]`;
 
 type BenchName = 'smtp' | 'imap';
-const onlyWords = ['smtp', 'imap', 'rookery', 'postfix', 'dovecot', 'lb'] as const;
+const onlyWords = ['smtp', 'imap', 'rookery', 'postfix', 'dovecot', 'lb', 'store', 'outbound'] as const;
 
 interface Options {
   messages: number;
@@ -53,6 +59,10 @@ interface Options {
   idle: number;
   /** `--only lb`: the traffic manager bench alone (bench/lb.ts). */
   lb: boolean;
+  /** `--only outbound[,rookery|postfix]`: outbound throughput to a loopback sink (bench/outbound.ts). */
+  outbound: boolean;
+  /** `--only store`: PostgreSQL against SQLite, alone (bench/store.ts). */
+  store: boolean;
 }
 
 function fail(message: string, code = 1): never {
@@ -121,6 +131,8 @@ function options(): Options {
     imapRounds: int('imap-rounds', values['imap-rounds'], 3, 1),
     idle: int('idle', values.idle, 2000, 0),
     lb: has('lb'),
+    outbound: has('outbound'),
+    store: has('store'),
   };
 }
 
@@ -247,6 +259,14 @@ function printRun(r: Run): void {
 
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.outbound) {
+    await runOutboundBench({ repoRoot, rounds: opts.rounds, messages: opts.messages, size: opts.size, senders: opts.senders, only: opts.only, keep: opts.keep, onCleanup: (fn) => cleanups.push(fn), onExit: (fn) => lastResort.push(fn) });
+    return;
+  }
+  if (opts.store) {
+    await runStoreBench({ repoRoot, rounds: opts.rounds, messages: opts.messages, warmup: opts.warmup, senders: opts.senders, size: opts.size, imapRounds: opts.imapRounds, keep: opts.keep, onCleanup: (fn) => cleanups.push(async () => fn()), onExit: (fn) => lastResort.push(fn) });
+    return;
+  }
   if (opts.lb) {
     const ok = await runLbBench({ repoRoot, rounds: opts.rounds, messages: opts.messages, sessions: 3000, fetches: 20, keep: opts.keep, onCleanup: (fn) => cleanups.push(async () => fn()), onExit: (fn) => lastResort.push(fn) });
     if (!ok) process.exitCode = 1;

@@ -14,6 +14,8 @@ export interface LoadOptions {
   reuseConnections: boolean;
   /** Give up (and kill smtp-source) after this long. */
   timeoutMs: number;
+  /** The server's address (default 127.0.0.1). */
+  host?: string;
 }
 
 export const sender = 'from@bench.test';
@@ -28,7 +30,7 @@ export function loadArgs(o: Omit<LoadOptions, 'smtpSource' | 'timeoutMs'>): stri
     '-M', 'client.bench.test',
     '-f', sender,
     '-t', recipient,
-    `127.0.0.1:${o.port}`,
+    `${o.host ?? '127.0.0.1'}:${o.port}`,
   ];
 }
 

@@ -68,12 +68,12 @@ export async function waitForSmtp(port: number, ms: number, alive: () => boolean
  * server: the median of `count` connections made one after another. With a
  * new connection per message, every message pays this once.
  */
-export async function greetingDelay(port: number, count = 7): Promise<number> {
+export async function greetingDelay(port: number, count = 7, host = '127.0.0.1'): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     times.push(await new Promise<number>((resolve, reject) => {
       const startNs = process.hrtime.bigint();
-      const socket = createConnection({ port, host: '127.0.0.1' });
+      const socket = createConnection({ port, host });
       let text = '';
       socket.setTimeout(10_000, () => {
         socket.destroy();

@@ -62,12 +62,16 @@ export class ServiceListener {
     });
   }
 
-  /** Stops accepting and drops connections not yet in a session; sessions are the protocol's to end. */
+  /**
+   * Stops accepting and drops connections not yet in a session; sessions are
+   * the protocol's to end. Resolves at once: net.Server's close callback
+   * waits for every connection, which would hold a shutdown hostage to
+   * keep-alive clients before the protocol's grace period even starts.
+   */
   async stopAccepting(): Promise<void> {
     this.closing = true;
-    const stopped = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.close();
     for (const socket of this.pending) socket.destroy();
-    await stopped;
   }
 
   /** Cuts every connection still open (the end of a shutdown grace period). */

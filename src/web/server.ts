@@ -26,6 +26,8 @@ import { EventHub } from './events.js';
 import { healthReport, storeCollector } from './health.js';
 import { defaultWebLimits, type WebLimits } from './limits.js';
 import type { WebContext } from './route.js';
+import { createWebmail } from './webmail/index.js';
+import { SessionCookieAuthenticator } from './webmail/session.js';
 
 export interface HttpServiceOptions {
   /** HTTPS: TLS with the cluster certificate from the first byte. */
@@ -49,9 +51,13 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
   const store = timedStore(ctx.store, metrics.storeLatency);
   const events = new EventHub({ store, nodeName: opts.nodeName, logger, keepaliveMs: limits.eventKeepaliveMs, maxClients: limits.maxEventStreams, protocol });
   const webCtx: WebContext = { store, nodeName: opts.nodeName, hostname: ctx.hostname, logger, events };
-  const authenticators: Authenticator[] = [new BearerTokenAuthenticator(), new PasswordAuthenticator()];
+  const authenticators: Authenticator[] = [new BearerTokenAuthenticator(), new PasswordAuthenticator(), new SessionCookieAuthenticator()];
   const api = new ApiHandler({ ctx: webCtx, routes: apiRoutes, authenticators, throttle: new AuthThrottle(limits.maxHttpAuthFailures, limits.authFailureWindowMs), limits, protocol });
   const clients = new WeakMap<Duplex, ClientAddress>();
+  const webmail = createWebmail({
+    store, hostname: ctx.hostname, nodeName: opts.nodeName, logger, secure: opts.implicitTls,
+    maxLoginFailures: limits.maxHttpAuthFailures, loginFailureWindowMs: limits.authFailureWindowMs,
+  });
   const stopCollector = registry.addCollector(storeCollector(store));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -81,6 +87,7 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
       await api.handle(req, res, url, client);
       return;
     }
+    if (await webmail.handle(req, res, url, client)) return;
     for (const h of opts.extraHandlers ?? []) if (await h(req, res, url)) return;
     sendError(res, new ApiError('not-found', `There is nothing at ${url.pathname}; the API is under /api/v1.`));
   };

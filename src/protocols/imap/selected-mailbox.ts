@@ -136,10 +136,24 @@ export class SelectedMailbox {
   /** The messages of the view with their keywords (not system flags), for FLAGS and PERMANENTFLAGS. */
   keywords(): string[] {
     const seen = new Map<string, string>();
-    for (const r of this.records) {
-      for (const f of r.flags) if (!f.startsWith('\\') && !seen.has(f.toLowerCase())) seen.set(f.toLowerCase(), f);
+    const records = this.records;
+    for (let i = 0; i < records.length; i++) {
+      const flags = records[i]!.flags;
+      for (let j = 0; j < flags.length; j++) {
+        const f = flags[j]!;
+        if (f.charCodeAt(0) === 92 /* backslash: a system flag */) continue;
+        const key = f.toLowerCase();
+        if (!seen.has(key)) seen.set(key, f);
+      }
     }
     return [...seen.values()].sort();
+  }
+
+  /** The sequence number of the first message without \\Seen, or 0 when every message is seen. */
+  firstUnseenSeq(): number {
+    const records = this.records;
+    for (let i = 0; i < records.length; i++) if (!records[i]!.flags.includes('\\Seen')) return i + 1;
+    return 0;
   }
 
   /** Saves a SEARCH result (RFC 5182) for "$". */

@@ -6,8 +6,8 @@
  * stored once and shared by every message that has it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, utimes, type FileHandle } from 'node:fs/promises';
+import { createReadStream, readFile as readFileCallback } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, statfs, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { StoreError, asStoreError } from '../errors.js';
@@ -65,7 +65,9 @@ export class FsBlobs implements Blobs {
 
   async get(id: BlobId): Promise<Buffer> {
     try {
-      return await readFile(this.pathOf(id));
+      // The callback readFile: about half the CPU of fs/promises' (no FileHandle per read),
+      // which counts when FETCH or SEARCH reads thousands of small messages.
+      return await new Promise<Buffer>((resolve, reject) => readFileCallback(this.pathOf(id), (err, data) => (err ? reject(err) : resolve(data))));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError('not-found', `blob ${id} is missing`);
       throw asStoreError(err, 'reading a message');

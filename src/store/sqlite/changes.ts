@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeChange, encodeChange, Subscribers } from '../change-feed.js';
 import { asStoreError } from '../errors.js';
 import type { ChangeFeed, StoreChange } from '../types.js';
-import { writeTransaction, type Db } from './database.js';
+import { prepared, writeTransaction, type Db } from './database.js';
 
 const pollMs = 100;
 const retentionMs = 60_000;
@@ -55,10 +55,10 @@ export class SqliteChangeFeed implements ChangeFeed {
   private record(changes: readonly StoreChange[]): void {
     if (changes.length === 0) return;
     const now = Date.now();
-    const insert = this.db.prepare('INSERT INTO changes (origin, change, at) VALUES (?, ?, ?)');
+    const insert = prepared(this.db, 'INSERT INTO changes (origin, change, at) VALUES (?, ?, ?)');
     let seq = 0;
     for (const change of changes) seq = Number(insert.run(this.origin, encodeChange(change), now).lastInsertRowid);
-    if (seq % pruneEvery < changes.length) this.db.prepare('DELETE FROM changes WHERE at < ?').run(now - retentionMs);
+    if (seq % pruneEvery < changes.length) prepared(this.db, 'DELETE FROM changes WHERE at < ?').run(now - retentionMs);
   }
 
   async publish(change: StoreChange): Promise<void> {
@@ -84,7 +84,7 @@ export class SqliteChangeFeed implements ChangeFeed {
     if (this.timer || this.closed) return;
     try {
       // From now on: what was committed before the first subscriber came is not news.
-      this.lastSeq = (this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM changes').get() as { s: number }).s;
+      this.lastSeq = (prepared(this.db, 'SELECT coalesce(max(seq), 0) AS s FROM changes').get() as { s: number }).s;
       this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
     } catch {
       this.lastSeq = 0;
@@ -106,7 +106,7 @@ export class SqliteChangeFeed implements ChangeFeed {
       const version = this.db.pragma('data_version', { simple: true }) as number;
       if (version === this.dataVersion) return;
       this.dataVersion = version;
-      const rows = this.db.prepare('SELECT seq, origin, change FROM changes WHERE seq > ? ORDER BY seq')
+      const rows = prepared(this.db, 'SELECT seq, origin, change FROM changes WHERE seq > ? ORDER BY seq')
         .all(this.lastSeq) as { seq: number; origin: string; change: string }[];
       if (rows.length === 0) return;
       // Rows are numbered without gaps; a gap means rows were pruned before we read them.

@@ -1,7 +1,7 @@
 /** The cluster registry (nodes and traffic managers, heartbeats, health) on the embedded store. */
 import { StoreError, asStoreError } from '../errors.js';
 import type { ClusterRegistry, Member, MemberRegistration, MemberRole, MemberState, ServiceHealth } from '../types.js';
-import type { Db } from './database.js';
+import { prepared, type Db } from './database.js';
 
 interface MemberRow {
   name: string;
@@ -53,7 +53,7 @@ export class SqliteClusterRegistry implements ClusterRegistry {
       throw new StoreError('bad-parameters', `"${member.name}" is not a member name (letters, digits, ".", "_", "-")`);
     }
     const now = Date.now();
-    this.run('registering a cluster member', () => this.db.prepare(`INSERT INTO cluster_members
+    this.run('registering a cluster member', () => prepared(this.db, `INSERT INTO cluster_members
         (name, role, address, source_address, host, pid, version, services, state, started_at, heartbeat_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'up', ?, ?)
       ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address,
@@ -65,7 +65,7 @@ export class SqliteClusterRegistry implements ClusterRegistry {
 
   async heartbeat(name: string, services: Record<string, ServiceHealth>): Promise<void> {
     const result = this.run('recording a heartbeat', () =>
-      this.db.prepare(`UPDATE cluster_members SET heartbeat_at = ?, services = ?,
+      prepared(this.db, `UPDATE cluster_members SET heartbeat_at = ?, services = ?,
           state = CASE WHEN state = 'draining' THEN 'draining' ELSE 'up' END WHERE name = ?`)
         .run(Date.now(), JSON.stringify(services), name));
     if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
@@ -73,23 +73,23 @@ export class SqliteClusterRegistry implements ClusterRegistry {
 
   async setState(name: string, state: MemberState): Promise<void> {
     if (!states.includes(state)) throw new StoreError('bad-parameters', `state must be one of ${states.join(', ')}`);
-    const result = this.run('changing a member state', () => this.db.prepare('UPDATE cluster_members SET state = ? WHERE name = ?').run(state, name));
+    const result = this.run('changing a member state', () => prepared(this.db, 'UPDATE cluster_members SET state = ? WHERE name = ?').run(state, name));
     if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
   }
 
   async list(opts: { staleAfterMs?: number } = {}): Promise<Member[]> {
     const now = Date.now();
-    const rows = this.run('listing cluster members', () => this.db.prepare('SELECT * FROM cluster_members ORDER BY role DESC, name').all() as MemberRow[]);
+    const rows = this.run('listing cluster members', () => prepared(this.db, 'SELECT * FROM cluster_members ORDER BY role DESC, name').all() as MemberRow[]);
     return rows.map((r) => toMember(r, opts.staleAfterMs ?? defaultStaleAfterMs, now));
   }
 
   async get(name: string, opts: { staleAfterMs?: number } = {}): Promise<Member | null> {
-    const row = this.run('reading a cluster member', () => this.db.prepare('SELECT * FROM cluster_members WHERE name = ?').get(name) as MemberRow | undefined);
+    const row = this.run('reading a cluster member', () => prepared(this.db, 'SELECT * FROM cluster_members WHERE name = ?').get(name) as MemberRow | undefined);
     return row ? toMember(row, opts.staleAfterMs ?? defaultStaleAfterMs, Date.now()) : null;
   }
 
   async remove(name: string): Promise<void> {
-    const result = this.run('removing a cluster member', () => this.db.prepare('DELETE FROM cluster_members WHERE name = ?').run(name));
+    const result = this.run('removing a cluster member', () => prepared(this.db, 'DELETE FROM cluster_members WHERE name = ?').run(name));
     if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
   }
 }

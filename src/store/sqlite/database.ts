@@ -48,3 +48,28 @@ export function migrate(db: Db): number[] {
 export function writeTransaction<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
+
+/** Prepared statements kept per database; bounded so SQL built at run time cannot grow it without end. */
+const statementCaches = new WeakMap<Db, Map<string, Database.Statement>>();
+const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * The prepared statement for `sql` on `db`, compiled once and reused
+ * (preparing costs tens of microseconds, more than most of the queries).
+ * Callers must not leave a cached statement in a non-default mode (raw,
+ * pluck, expand) without setting the mode they need on every use.
+ */
+export function prepared(db: Db, sql: string): Database.Statement {
+  let cache = statementCaches.get(db);
+  if (!cache) {
+    cache = new Map();
+    statementCaches.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = db.prepare(sql);
+    if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value as string);
+    cache.set(sql, statement);
+  }
+  return statement;
+}

@@ -5,7 +5,7 @@ import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
 import { defaultMailboxes } from '../default-mailboxes.js';
 import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId, UserRole } from '../types.js';
-import type { Db } from './database.js';
+import { prepared, type Db } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
 
 interface UserRow {
@@ -63,7 +63,7 @@ export class SqliteDirectory implements Directory {
   }
 
   private requireDomain(domain: string): void {
-    const row = this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain);
+    const row = prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(domain);
     if (!row) throw new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);
   }
 
@@ -72,7 +72,7 @@ export class SqliteDirectory implements Directory {
     const createdAt = Date.now();
     return this.run('adding a domain', () => {
       try {
-        this.write(() => this.db.prepare('INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, createdAt));
+        this.write(() => prepared(this.db, 'INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, createdAt));
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('exists', `domain ${domain} exists already`);
         throw err;
@@ -83,7 +83,7 @@ export class SqliteDirectory implements Directory {
 
   async listDomains(): Promise<Domain[]> {
     return this.run('listing domains', () =>
-      (this.db.prepare('SELECT name, created_at FROM domains ORDER BY name').all() as { name: string; created_at: number }[])
+      (prepared(this.db, 'SELECT name, created_at FROM domains ORDER BY name').all() as { name: string; created_at: number }[])
         .map((r) => ({ name: r.name, createdAt: new Date(r.created_at) })));
   }
 
@@ -91,13 +91,13 @@ export class SqliteDirectory implements Directory {
     const domain = normalizeDomain(name);
     this.run('removing a domain', () => this.write(() => {
       this.requireDomain(domain);
-      const users = (this.db.prepare('SELECT count(*) AS n FROM users WHERE domain = ?').get(domain) as { n: number }).n;
-      const aliases = (this.db.prepare('SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?').get(domain) as { n: number }).n;
+      const users = (prepared(this.db, 'SELECT count(*) AS n FROM users WHERE domain = ?').get(domain) as { n: number }).n;
+      const aliases = (prepared(this.db, 'SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?').get(domain) as { n: number }).n;
       if (users > 0 || aliases > 0) {
         throw new StoreError('exists', `domain ${domain} still has ${users} user(s) and ${aliases} alias(es); remove them first`);
       }
-      this.db.prepare('DELETE FROM forwards WHERE domain = ?').run(domain);
-      this.db.prepare('DELETE FROM domains WHERE name = ?').run(domain);
+      prepared(this.db, 'DELETE FROM forwards WHERE domain = ?').run(domain);
+      prepared(this.db, 'DELETE FROM domains WHERE name = ?').run(domain);
     }));
   }
 
@@ -108,7 +108,7 @@ export class SqliteDirectory implements Directory {
     } catch {
       return false;
     }
-    return this.run('looking up a domain', () => this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined);
+    return this.run('looking up a domain', () => prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined);
   }
 
   async addUser(user: NewUser): Promise<User> {
@@ -123,22 +123,22 @@ export class SqliteDirectory implements Directory {
       this.requireDomain(domain);
       let id: number;
       try {
-        id = Number(this.db.prepare(`INSERT INTO users (address, domain, password_hash, quota_bytes, customer_id, enabled, role, created_at)
+        id = Number(prepared(this.db, `INSERT INTO users (address, domain, password_hash, quota_bytes, customer_id, enabled, role, created_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(address, domain, hash, user.quotaBytes ?? 0, user.customerId ?? '',
           user.enabled === false ? 0 : 1, user.role ?? 'user', createdAt).lastInsertRowid);
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('exists', `user ${address} exists already`);
         throw err;
       }
-      const insertMailbox = this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
-      const subscribe = this.db.prepare('INSERT INTO subscriptions (user_id, name) VALUES (?, ?)');
+      const insertMailbox = prepared(this.db, 'INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)');
+      const subscribe = prepared(this.db, 'INSERT INTO subscriptions (user_id, name) VALUES (?, ?)');
       const uidValidity = Math.floor(createdAt / 1000);
       for (const mb of defaultMailboxes) {
         insertMailbox.run(id, mb.name, mb.specialUse, uidValidity);
         subscribe.run(id, mb.name);
       }
-      this.db.prepare('UPDATE users SET last_uid_validity = ? WHERE id = ?').run(uidValidity, id);
-      return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
+      prepared(this.db, 'UPDATE users SET last_uid_validity = ? WHERE id = ?').run(uidValidity, id);
+      return toUser(prepared(this.db, 'SELECT * FROM users WHERE id = ?').get(id) as UserRow);
     }));
   }
 
@@ -149,19 +149,19 @@ export class SqliteDirectory implements Directory {
     } catch {
       return null;
     }
-    const row = this.run('looking up a user', () => this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
+    const row = this.run('looking up a user', () => prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
     return row ? toUser(row) : null;
   }
 
   async getUserById(id: UserId): Promise<User | null> {
-    const row = this.run('looking up a user', () => this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined);
+    const row = this.run('looking up a user', () => prepared(this.db, 'SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined);
     return row ? toUser(row) : null;
   }
 
   async listUsers(domain?: string): Promise<User[]> {
     const rows = this.run('listing users', () => domain === undefined
-      ? this.db.prepare('SELECT * FROM users ORDER BY address').all()
-      : this.db.prepare('SELECT * FROM users WHERE domain = ? ORDER BY address').all(normalizeDomain(domain))) as UserRow[];
+      ? prepared(this.db, 'SELECT * FROM users ORDER BY address').all()
+      : prepared(this.db, 'SELECT * FROM users WHERE domain = ? ORDER BY address').all(normalizeDomain(domain))) as UserRow[];
     return rows.map(toUser);
   }
 
@@ -172,9 +172,9 @@ export class SqliteDirectory implements Directory {
     checkPassword(changes.password);
     const hash = changes.password !== undefined ? await hashPassword(changes.password) : undefined;
     return this.run('changing a user', () => this.write(() => {
-      const row = this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined;
+      const row = prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined;
       if (!row) throw new StoreError('not-found', `no user ${normalized}`);
-      this.db.prepare(`UPDATE users SET password_hash = ?, quota_bytes = ?, customer_id = ?, enabled = ?, role = ? WHERE id = ?`).run(
+      prepared(this.db, `UPDATE users SET password_hash = ?, quota_bytes = ?, customer_id = ?, enabled = ?, role = ? WHERE id = ?`).run(
         hash ?? row.password_hash,
         changes.quotaBytes ?? row.quota_bytes,
         changes.customerId ?? row.customer_id,
@@ -182,16 +182,16 @@ export class SqliteDirectory implements Directory {
         changes.role ?? row.role,
         row.id,
       );
-      return toUser(this.db.prepare('SELECT * FROM users WHERE id = ?').get(row.id) as UserRow);
+      return toUser(prepared(this.db, 'SELECT * FROM users WHERE id = ?').get(row.id) as UserRow);
     }));
   }
 
   async removeUser(address: string): Promise<void> {
     const normalized = normalizeAddress(address);
     this.run('removing a user', () => this.write(() => {
-      const result = this.db.prepare('DELETE FROM users WHERE address = ?').run(normalized);
+      const result = prepared(this.db, 'DELETE FROM users WHERE address = ?').run(normalized);
       if (result.changes === 0) throw new StoreError('not-found', `no user ${normalized}`);
-      this.db.prepare('DELETE FROM forwards WHERE address = ?').run(normalized);
+      prepared(this.db, 'DELETE FROM forwards WHERE address = ?').run(normalized);
     }));
   }
 
@@ -203,7 +203,7 @@ export class SqliteDirectory implements Directory {
       // fall through: still spend the time a real check takes
     }
     const row = normalized === null ? undefined
-      : this.run('checking a password', () => this.db.prepare('SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
+      : this.run('checking a password', () => prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
     const ok = await verifyPassword(password, row?.password_hash ?? unmatchableHash);
     if (!row || !ok || row.enabled !== 1) return null;
     return toUser(row);
@@ -216,9 +216,9 @@ export class SqliteDirectory implements Directory {
     return this.run('adding an alias', () => this.write(() => {
       const domain = domainOf(alias);
       this.requireDomain(domain);
-      const existing = this.db.prepare('SELECT target FROM aliases WHERE address = ?').all(alias) as { target: string }[];
+      const existing = prepared(this.db, 'SELECT target FROM aliases WHERE address = ?').all(alias) as { target: string }[];
       const have = new Set(existing.map((r) => r.target));
-      const insert = this.db.prepare('INSERT INTO aliases (address, domain, target, position) VALUES (?, ?, ?, ?)');
+      const insert = prepared(this.db, 'INSERT INTO aliases (address, domain, target, position) VALUES (?, ?, ?, ?)');
       let position = existing.length;
       for (const t of normalizedTargets) if (!have.has(t)) insert.run(alias, domain, t, position++);
       return { address: alias, targets: this.aliasTargets(alias) };
@@ -226,13 +226,13 @@ export class SqliteDirectory implements Directory {
   }
 
   private aliasTargets(alias: string): string[] {
-    return (this.db.prepare('SELECT target FROM aliases WHERE address = ? ORDER BY position').all(alias) as { target: string }[]).map((r) => r.target);
+    return (prepared(this.db, 'SELECT target FROM aliases WHERE address = ? ORDER BY position').all(alias) as { target: string }[]).map((r) => r.target);
   }
 
   async listAliases(domain?: string): Promise<Alias[]> {
     const rows = this.run('listing aliases', () => (domain === undefined
-      ? this.db.prepare('SELECT address, target FROM aliases ORDER BY address, position').all()
-      : this.db.prepare('SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, position').all(normalizeDomain(domain))) as { address: string; target: string }[]);
+      ? prepared(this.db, 'SELECT address, target FROM aliases ORDER BY address, position').all()
+      : prepared(this.db, 'SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, position').all(normalizeDomain(domain))) as { address: string; target: string }[]);
     const byAddress = new Map<string, string[]>();
     for (const r of rows) {
       const list = byAddress.get(r.address) ?? [];
@@ -244,7 +244,7 @@ export class SqliteDirectory implements Directory {
 
   async removeAlias(address: string): Promise<void> {
     const alias = normalizeAliasAddress(address);
-    const result = this.run('removing an alias', () => this.write(() => this.db.prepare('DELETE FROM aliases WHERE address = ?').run(alias)));
+    const result = this.run('removing an alias', () => this.write(() => prepared(this.db, 'DELETE FROM aliases WHERE address = ?').run(alias)));
     if (result.changes === 0) throw new StoreError('not-found', `no alias ${alias}`);
   }
 
@@ -253,10 +253,10 @@ export class SqliteDirectory implements Directory {
     const to = normalizeAddress(target);
     if (from === to) throw new StoreError('bad-parameters', 'an address cannot forward to itself');
     return this.run('adding a forward', () => this.write(() => {
-      const user = this.db.prepare('SELECT 1 FROM users WHERE address = ?').get(from);
+      const user = prepared(this.db, 'SELECT 1 FROM users WHERE address = ?').get(from);
       if (!user) throw new StoreError('not-found', `no user ${from}; forwards belong to users`);
       try {
-        this.db.prepare('INSERT INTO forwards (address, domain, target, keep_copy) VALUES (?, ?, ?, ?)').run(from, domainOf(from), to, keepCopy ? 1 : 0);
+        prepared(this.db, 'INSERT INTO forwards (address, domain, target, keep_copy) VALUES (?, ?, ?, ?)').run(from, domainOf(from), to, keepCopy ? 1 : 0);
       } catch (err) {
         if (isUniqueViolation(err)) throw new StoreError('exists', `${from} forwards to ${to} already`);
         throw err;
@@ -267,14 +267,14 @@ export class SqliteDirectory implements Directory {
 
   async listForwards(domain?: string): Promise<Forward[]> {
     const rows = this.run('listing forwards', () => (domain === undefined
-      ? this.db.prepare('SELECT address, target, keep_copy FROM forwards ORDER BY address, target').all()
-      : this.db.prepare('SELECT address, target, keep_copy FROM forwards WHERE domain = ? ORDER BY address, target').all(normalizeDomain(domain))) as { address: string; target: string; keep_copy: number }[]);
+      ? prepared(this.db, 'SELECT address, target, keep_copy FROM forwards ORDER BY address, target').all()
+      : prepared(this.db, 'SELECT address, target, keep_copy FROM forwards WHERE domain = ? ORDER BY address, target').all(normalizeDomain(domain))) as { address: string; target: string; keep_copy: number }[]);
     return rows.map((r) => ({ address: r.address, target: r.target, keepCopy: r.keep_copy === 1 }));
   }
 
   async removeForward(address: string, target: string): Promise<void> {
     const result = this.run('removing a forward', () => this.write(() =>
-      this.db.prepare('DELETE FROM forwards WHERE address = ? AND target = ?').run(normalizeAddress(address), normalizeAddress(target))));
+      prepared(this.db, 'DELETE FROM forwards WHERE address = ? AND target = ?').run(normalizeAddress(address), normalizeAddress(target))));
     if (result.changes === 0) throw new StoreError('not-found', `${address} does not forward to ${target}`);
   }
 
@@ -289,7 +289,7 @@ export class SqliteDirectory implements Directory {
       const local = new Map<number, User>();
       const remote = new Set<string>();
       const seen = new Set<string>();
-      const isLocal = (d: string) => this.db.prepare('SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined;
+      const isLocal = (d: string) => prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined;
       const getAliasTargets = (a: string) => this.aliasTargets(a);
 
       // Returns whether anything answered to the address.
@@ -308,10 +308,10 @@ export class SqliteDirectory implements Directory {
           for (const t of aliasTargets) any = visit(t, depth + 1) || any;
           return any;
         }
-        const row = this.db.prepare('SELECT * FROM users WHERE address = ?').get(addr) as UserRow | undefined;
+        const row = prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(addr) as UserRow | undefined;
         if (row) {
           if (row.enabled !== 1) return false;
-          const forwards = this.db.prepare('SELECT target, keep_copy FROM forwards WHERE address = ?').all(addr) as { target: string; keep_copy: number }[];
+          const forwards = prepared(this.db, 'SELECT target, keep_copy FROM forwards WHERE address = ?').all(addr) as { target: string; keep_copy: number }[];
           if (forwards.length === 0 || forwards.some((f) => f.keep_copy === 1)) local.set(row.id, toUser(row));
           for (const f of forwards) visit(f.target, depth + 1);
           return true;

@@ -6,7 +6,7 @@ import type {
   MaildropLock, MailStore, MessageRecord, ModSeq, SpecialUse, StoreChange, Uid, UserId,
 } from '../types.js';
 import { mailboxChanges } from '../change-feed.js';
-import { writeTransaction, type Db } from './database.js';
+import { prepared, writeTransaction, type Db } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
 
 interface MailboxRow {
@@ -78,12 +78,12 @@ export class SqliteMailStore implements MailStore {
 
   async listMailboxes(userId: UserId): Promise<Mailbox[]> {
     return this.run('listing mailboxes', () =>
-      (this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? ORDER BY m.name`).all(userId) as MailboxRow[]).map(toMailbox));
+      (prepared(this.db, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? ORDER BY m.name`).all(userId) as MailboxRow[]).map(toMailbox));
   }
 
   async getMailbox(userId: UserId, name: string): Promise<Mailbox | null> {
     const row = this.run('opening a mailbox', () =>
-      this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`).get(userId, canonicalMailboxName(name)) as MailboxRow | undefined);
+      prepared(this.db, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`).get(userId, canonicalMailboxName(name)) as MailboxRow | undefined);
     return row ? toMailbox(row) : null;
   }
 
@@ -93,7 +93,7 @@ export class SqliteMailStore implements MailStore {
   }
 
   private mailboxRow(id: MailboxId): MailboxRow | undefined {
-    return this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.id = ?`).get(id) as MailboxRow | undefined;
+    return prepared(this.db, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.id = ?`).get(id) as MailboxRow | undefined;
   }
 
   private requireMailbox(id: MailboxId): MailboxRow {
@@ -105,8 +105,8 @@ export class SqliteMailStore implements MailStore {
   async createMailbox(userId: UserId, name: string, specialUse: SpecialUse | null = null): Promise<Mailbox> {
     const canonical = canonicalMailboxName(name);
     return this.run('creating a mailbox', () => this.feed.transaction((changed) => {
-      if (!this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(userId)) throw new StoreError('not-found', `no user with id ${userId}`);
-      if (this.db.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical)) {
+      if (!prepared(this.db, 'SELECT 1 FROM users WHERE id = ?').get(userId)) throw new StoreError('not-found', `no user with id ${userId}`);
+      if (prepared(this.db, 'SELECT 1 FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical)) {
         throw new StoreError('exists', `mailbox ${canonical} exists already`);
       }
       const id = this.insertMailbox(userId, canonical, specialUse);
@@ -119,13 +119,13 @@ export class SqliteMailStore implements MailStore {
     const canonical = canonicalMailboxName(name);
     this.run('deleting a mailbox', () => this.feed.transaction((changed) => {
       if (canonical === 'INBOX') throw new StoreError('permission', 'INBOX cannot be deleted');
-      const mb = this.db.prepare('SELECT id FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical) as { id: number } | undefined;
+      const mb = prepared(this.db, 'SELECT id FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, canonical) as { id: number } | undefined;
       if (!mb) throw new StoreError('not-found', `no mailbox ${canonical}`);
-      const child = this.db.prepare("SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?").get(userId, canonical.length + 1, `${canonical}/`);
+      const child = prepared(this.db, "SELECT 1 FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?").get(userId, canonical.length + 1, `${canonical}/`);
       if (child) throw new StoreError('exists', `mailbox ${canonical} has child mailboxes; delete them first`);
-      const freed = (this.db.prepare('SELECT coalesce(sum(size), 0) AS n FROM messages WHERE mailbox_id = ?').get(mb.id) as { n: number }).n;
-      this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
-      this.db.prepare('UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, userId);
+      const freed = (prepared(this.db, 'SELECT coalesce(sum(size), 0) AS n FROM messages WHERE mailbox_id = ?').get(mb.id) as { n: number }).n;
+      prepared(this.db, 'DELETE FROM mailboxes WHERE id = ?').run(mb.id);
+      prepared(this.db, 'UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, userId);
       touched(changed, [mb.id]);
     }));
   }
@@ -135,28 +135,28 @@ export class SqliteMailStore implements MailStore {
     const target = canonicalMailboxName(to);
     this.run('renaming a mailbox', () => this.feed.transaction((changed) => {
       if (target === 'INBOX') throw new StoreError('exists', 'INBOX exists already');
-      const mb = this.db.prepare('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, source) as MailboxRow | undefined;
+      const mb = prepared(this.db, 'SELECT * FROM mailboxes WHERE user_id = ? AND name = ?').get(userId, source) as MailboxRow | undefined;
       if (!mb) throw new StoreError('not-found', `no mailbox ${source}`);
       if (target === source || target.startsWith(`${source}/`)) throw new StoreError('bad-parameters', 'a mailbox cannot be renamed into itself');
-      const taken = this.db.prepare('SELECT 1 FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)').get(userId, target, target.length + 1, `${target}/`);
+      const taken = prepared(this.db, 'SELECT 1 FROM mailboxes WHERE user_id = ? AND (name = ? OR substr(name, 1, ?) = ?)').get(userId, target, target.length + 1, `${target}/`);
       if (taken) throw new StoreError('exists', `mailbox ${target} exists already`);
       if (source === 'INBOX') {
         // RFC 3501 6.3.5: renaming INBOX moves its messages to a new mailbox; INBOX stays, empty.
         const created = this.insertMailbox(userId, target, null);
-        const uids = (this.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mb.id) as { uid: Uid }[]).map((r) => r.uid);
+        const uids = (prepared(this.db, 'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mb.id) as { uid: Uid }[]).map((r) => r.uid);
         this.copyRows(mb.id as MailboxId, uids, created, false);
         this.removeMessages(mb.id as MailboxId, uids);
         touched(changed, [mb.id, created]);
         return;
       }
-      const rename = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?');
-      const children = this.db.prepare('SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?').all(userId, source.length + 1, `${source}/`) as { id: number; name: string }[];
+      const rename = prepared(this.db, 'UPDATE mailboxes SET name = ? WHERE id = ?');
+      const children = prepared(this.db, 'SELECT id, name FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?').all(userId, source.length + 1, `${source}/`) as { id: number; name: string }[];
       rename.run(target, mb.id);
       for (const c of children) rename.run(target + c.name.slice(source.length), c.id);
       touched(changed, [mb.id, ...children.map((c) => c.id)]);
       // Subscriptions follow the mailboxes they name.
       // OR REPLACE: the new name may be subscribed already (subscriptions may name absent mailboxes).
-      const subs = this.db.prepare('UPDATE OR REPLACE subscriptions SET name = ? WHERE user_id = ? AND name = ?');
+      const subs = prepared(this.db, 'UPDATE OR REPLACE subscriptions SET name = ? WHERE user_id = ? AND name = ?');
       subs.run(target, userId, source);
       for (const c of children) subs.run(target + c.name.slice(source.length), userId, c.name);
     }));
@@ -168,32 +168,32 @@ export class SqliteMailStore implements MailStore {
    * created again never reuses one. Inside a transaction.
    */
   private insertMailbox(userId: UserId, name: string, specialUse: SpecialUse | null): MailboxId {
-    const last = (this.db.prepare('SELECT last_uid_validity AS v FROM users WHERE id = ?').get(userId) as { v: number }).v;
+    const last = (prepared(this.db, 'SELECT last_uid_validity AS v FROM users WHERE id = ?').get(userId) as { v: number }).v;
     const uidValidity = Math.max(Math.floor(Date.now() / 1000), last + 1);
-    this.db.prepare('UPDATE users SET last_uid_validity = ? WHERE id = ?').run(uidValidity, userId);
-    const id = Number(this.db.prepare('INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)')
+    prepared(this.db, 'UPDATE users SET last_uid_validity = ? WHERE id = ?').run(uidValidity, userId);
+    const id = Number(prepared(this.db, 'INSERT INTO mailboxes (user_id, name, special_use, uid_validity) VALUES (?, ?, ?, ?)')
       .run(userId, name, specialUse, uidValidity).lastInsertRowid) as MailboxId;
-    this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
+    prepared(this.db, 'INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, name);
     return id;
   }
 
   async setSubscribed(userId: UserId, name: string, subscribed: boolean): Promise<void> {
     const canonical = canonicalMailboxName(name);
     this.run('changing a subscription', () => {
-      if (subscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, canonical);
-      else this.db.prepare('DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, canonical);
+      if (subscribed) prepared(this.db, 'INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)').run(userId, canonical);
+      else prepared(this.db, 'DELETE FROM subscriptions WHERE user_id = ? AND name = ?').run(userId, canonical);
     });
   }
 
   async listSubscriptions(userId: UserId): Promise<string[]> {
     return this.run('listing subscriptions', () =>
-      (this.db.prepare('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as { name: string }[]).map((r) => r.name));
+      (prepared(this.db, 'SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name').all(userId) as { name: string }[]).map((r) => r.name));
   }
 
   async mailboxStatus(mailboxId: MailboxId): Promise<MailboxStatus> {
     return this.run('counting messages', () => {
       const mb = this.requireMailbox(mailboxId);
-      const counts = this.db.prepare(`SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
+      const counts = prepared(this.db, `SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
           coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen,
           coalesce(sum(instr(' ' || flags || ' ', ' \\Deleted ') > 0), 0) AS deleted
         FROM messages WHERE mailbox_id = ?`).get(mailboxId) as { messages: number; size: number; unseen: number; deleted: number };
@@ -210,8 +210,27 @@ export class SqliteMailStore implements MailStore {
   }
 
   async listMessages(mailboxId: MailboxId): Promise<MessageRecord[]> {
-    return this.run('listing messages', () =>
-      (this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as MessageRow[]).map(toMessage));
+    return this.run('listing messages', () => {
+      // Rows as arrays (no per-row object with column names), the columns named
+      // once; the mailbox id is the argument. This runs at every SELECT.
+      const statement = prepared(this.db, 'SELECT uid, blob_id, size, internal_date, flags, modseq FROM messages WHERE mailbox_id = ? ORDER BY uid').raw(true);
+      const rows = statement.all(mailboxId) as [number, string, number, number, string, number][];
+      const out: MessageRecord[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const flags = row[4];
+        out[i] = {
+          mailboxId,
+          uid: row[0] as Uid,
+          blobId: row[1] as BlobId,
+          size: row[2],
+          internalDate: new Date(row[3]),
+          flags: flags === '' ? [] : flags.indexOf(' ') < 0 ? [flags] : flags.split(' '),
+          modSeq: row[5] as ModSeq,
+        };
+      }
+      return out;
+    });
   }
 
   async deliver(delivery: Delivery): Promise<DeliveryResult> {
@@ -219,11 +238,11 @@ export class SqliteMailStore implements MailStore {
     return this.run('storing a message', () => this.feed.transaction((changed) => {
       const stored: MessageRecord[] = [];
       const overQuota: UserId[] = [];
-      const getMailbox = this.db.prepare(`SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`);
-      const getUsage = this.db.prepare('SELECT quota_bytes, used_bytes FROM users WHERE id = ?');
-      const insert = this.db.prepare('INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      const bumpMailbox = this.db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?');
-      const addUsage = this.db.prepare('UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?');
+      const getMailbox = prepared(this.db, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`);
+      const getUsage = prepared(this.db, 'SELECT quota_bytes, used_bytes FROM users WHERE id = ?');
+      const insert = prepared(this.db, 'INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      const bumpMailbox = prepared(this.db, 'UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?');
+      const addUsage = prepared(this.db, 'UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?');
       for (const target of delivery.targets) {
         const mailboxName = canonicalMailboxName(target.mailboxName ?? 'INBOX');
         const mb = getMailbox.get(target.userId, mailboxName) as MailboxRow | undefined;
@@ -272,9 +291,9 @@ export class SqliteMailStore implements MailStore {
    */
   private removeMessages(mailboxId: MailboxId, uids: Uid[]): Uid[] {
     const mb = this.requireMailbox(mailboxId);
-    const del = this.db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING size');
+    const del = prepared(this.db, 'DELETE FROM messages WHERE mailbox_id = ? AND uid = ? RETURNING size');
     const modseq = mb.highest_modseq + 1;
-    const tombstone = this.db.prepare('INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)');
+    const tombstone = prepared(this.db, 'INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)');
     let freed = 0;
     const removed: Uid[] = [];
     for (const uid of [...new Set(uids)].sort((a, b) => a - b)) {
@@ -286,16 +305,16 @@ export class SqliteMailStore implements MailStore {
       }
     }
     if (removed.length === 0) return removed;
-    this.db.prepare('UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, mb.user_id);
-    this.db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+    prepared(this.db, 'UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?').run(freed, mb.user_id);
+    prepared(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
     return removed;
   }
 
   async updateFlags(mailboxId: MailboxId, uids: Uid[], update: FlagUpdate): Promise<FlagUpdateResult> {
     return this.run('changing flags', () => this.feed.transaction((changed) => {
       const mb = this.requireMailbox(mailboxId);
-      const get = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
-      const set = this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
+      const get = prepared(this.db, 'SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
+      const set = prepared(this.db, 'UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
       const modseq = mb.highest_modseq + 1;
       const updated: MessageRecord[] = [];
       const modified: Uid[] = [];
@@ -314,7 +333,7 @@ export class SqliteMailStore implements MailStore {
         updated.push(toMessage({ ...row, flags, modseq }));
       }
       if (updated.length > 0) {
-        this.db.prepare('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
+        prepared(this.db, 'UPDATE mailboxes SET highest_modseq = ? WHERE id = ?').run(modseq, mailboxId);
         touched(changed, [mailboxId]);
       }
       return { updated, modified };
@@ -344,14 +363,14 @@ export class SqliteMailStore implements MailStore {
     const source = this.requireMailbox(from);
     const target = this.requireMailbox(to);
     if (source.user_id !== target.user_id) throw new StoreError('permission', 'messages can only be copied between mailboxes of one user');
-    const get = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
+    const get = prepared(this.db, 'SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?');
     const rows = [...new Set(uids)].sort((a, b) => a - b).map((uid) => get.get(from, uid) as MessageRow | undefined).filter((r): r is MessageRow => r !== undefined);
     const bytes = rows.reduce((n, r) => n + r.size, 0);
     if (checkQuota && from !== to) {
-      const usage = this.db.prepare('SELECT quota_bytes, used_bytes FROM users WHERE id = ?').get(target.user_id) as { quota_bytes: number; used_bytes: number };
+      const usage = prepared(this.db, 'SELECT quota_bytes, used_bytes FROM users WHERE id = ?').get(target.user_id) as { quota_bytes: number; used_bytes: number };
       if (usage.quota_bytes > 0 && usage.used_bytes + bytes > usage.quota_bytes) throw new StoreError('over-quota', 'the copy would exceed the quota');
     }
-    const insert = this.db.prepare('INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = prepared(this.db, 'INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const modseq = target.highest_modseq + 1;
     let uid = target.uid_next;
     const mapping: CopyResult['mapping'] = [];
@@ -361,8 +380,8 @@ export class SqliteMailStore implements MailStore {
       uid++;
     }
     if (rows.length > 0) {
-      this.db.prepare('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?').run(uid, modseq, to);
-      this.db.prepare('UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?').run(bytes, target.user_id);
+      prepared(this.db, 'UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?').run(uid, modseq, to);
+      prepared(this.db, 'UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?').run(bytes, target.user_id);
     }
     return { destinationUidValidity: target.uid_validity, mapping };
   }
@@ -372,8 +391,8 @@ export class SqliteMailStore implements MailStore {
       // One read transaction so the three reads agree with each other.
       return this.db.transaction(() => {
         const mb = this.requireMailbox(mailboxId);
-        const changed = (this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as MessageRow[]).map(toMessage);
-        const expunged = (this.db.prepare('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as { uid: Uid }[]).map((r) => r.uid);
+        const changed = (prepared(this.db, 'SELECT * FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as MessageRow[]).map(toMessage);
+        const expunged = (prepared(this.db, 'SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid').all(mailboxId, since) as { uid: Uid }[]).map((r) => r.uid);
         return { changed, expunged, highestModSeq: mb.highest_modseq as ModSeq, uidNext: mb.uid_next as Uid };
       }).deferred();
     });
@@ -381,24 +400,24 @@ export class SqliteMailStore implements MailStore {
 
   async getMessageIndex(blobId: BlobId): Promise<{ version: number; json: string } | null> {
     const row = this.run('reading a message index', () =>
-      this.db.prepare('SELECT version, data FROM message_index WHERE blob_id = ?').get(blobId) as { version: number; data: string } | undefined);
+      prepared(this.db, 'SELECT version, data FROM message_index WHERE blob_id = ?').get(blobId) as { version: number; data: string } | undefined);
     return row ? { version: row.version, json: row.data } : null;
   }
 
   async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
     this.run('storing a message index', () =>
-      this.db.prepare(`INSERT INTO message_index (blob_id, version, data) VALUES (?, ?, ?)
+      prepared(this.db, `INSERT INTO message_index (blob_id, version, data) VALUES (?, ?, ?)
         ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data`).run(blobId, version, json));
   }
 
   async lockMaildrop(userId: UserId, owner: string, leaseMs: number): Promise<MaildropLock> {
     const take = () => writeTransaction(this.db, () => {
       const now = Date.now();
-      const row = this.db.prepare('SELECT owner, expires_at FROM maildrop_locks WHERE user_id = ?').get(userId) as { owner: string; expires_at: number } | undefined;
+      const row = prepared(this.db, 'SELECT owner, expires_at FROM maildrop_locks WHERE user_id = ?').get(userId) as { owner: string; expires_at: number } | undefined;
       if (row && row.owner !== owner && row.expires_at > now) {
         throw new StoreError('in-use', 'the maildrop is locked by another session');
       }
-      this.db.prepare(`INSERT INTO maildrop_locks (user_id, owner, expires_at) VALUES (?, ?, ?)
+      prepared(this.db, `INSERT INTO maildrop_locks (user_id, owner, expires_at) VALUES (?, ?, ?)
         ON CONFLICT (user_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`).run(userId, owner, now + leaseMs);
     });
     this.run('locking the maildrop', take);
@@ -409,13 +428,13 @@ export class SqliteMailStore implements MailStore {
       renew: async () => {
         if (released) throw new StoreError('in-use', 'the maildrop lock was released');
         const result = this.run('renewing the maildrop lock', () =>
-          db.prepare('UPDATE maildrop_locks SET expires_at = ? WHERE user_id = ? AND owner = ?').run(Date.now() + leaseMs, userId, owner));
+          prepared(db, 'UPDATE maildrop_locks SET expires_at = ? WHERE user_id = ? AND owner = ?').run(Date.now() + leaseMs, userId, owner));
         if (result.changes === 0) throw new StoreError('in-use', 'the maildrop lock was lost to another session');
       },
       release: async () => {
         if (released) return;
         released = true;
-        this.run('releasing the maildrop lock', () => db.prepare('DELETE FROM maildrop_locks WHERE user_id = ? AND owner = ?').run(userId, owner));
+        this.run('releasing the maildrop lock', () => prepared(db, 'DELETE FROM maildrop_locks WHERE user_id = ? AND owner = ?').run(userId, owner));
       },
     };
   }

@@ -1,7 +1,7 @@
 /** Cluster-wide settings (certificate, limits) on the embedded store. */
 import { asStoreError } from '../errors.js';
 import type { Settings } from '../types.js';
-import type { Db } from './database.js';
+import { prepared, type Db } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
 
 export class SqliteSettings implements Settings {
@@ -9,7 +9,7 @@ export class SqliteSettings implements Settings {
 
   async get(key: string): Promise<string | null> {
     try {
-      const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+      const row = prepared(this.db, 'SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
       return row?.value ?? null;
     } catch (err) {
       throw asStoreError(err, 'reading a setting');
@@ -19,7 +19,7 @@ export class SqliteSettings implements Settings {
   async set(key: string, value: string): Promise<void> {
     try {
       this.feed.transaction((changed) => {
-        this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+        prepared(this.db, 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
         changed({ kind: 'settings', key });
       });
     } catch (err) {
@@ -30,9 +30,9 @@ export class SqliteSettings implements Settings {
   async setIfAbsent(key: string, value: string): Promise<string> {
     try {
       return this.feed.transaction((changed) => {
-        const inserted = this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes > 0;
+        const inserted = prepared(this.db, 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes > 0;
         if (inserted) changed({ kind: 'settings', key });
-        return (this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+        return (prepared(this.db, 'SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
       });
     } catch (err) {
       throw asStoreError(err, 'writing a setting');
@@ -41,7 +41,7 @@ export class SqliteSettings implements Settings {
 
   async all(): Promise<Record<string, string>> {
     try {
-      const rows = this.db.prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];
+      const rows = prepared(this.db, 'SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];
       return Object.fromEntries(rows.map((r) => [r.key, r.value]));
     } catch (err) {
       throw asStoreError(err, 'reading settings');

@@ -2,7 +2,7 @@
 import { StoreError, asStoreError } from '../errors.js';
 import { checkNewToken } from '../token-rules.js';
 import type { AccessToken, AccessTokenKind, AccessTokens, NewAccessToken, UserRole } from '../types.js';
-import type { Db } from './database.js';
+import { prepared, type Db } from './database.js';
 
 interface TokenRow {
   id: string;
@@ -50,7 +50,7 @@ export class SqliteTokens implements AccessTokens {
     const t = checkNewToken(token);
     const now = Date.now();
     try {
-      this.db.prepare(`INSERT INTO access_tokens (id, kind, secret_hash, role, domain, subject, label, created_at, expires_at)
+      prepared(this.db, `INSERT INTO access_tokens (id, kind, secret_hash, role, domain, subject, label, created_at, expires_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(t.id, t.kind, t.secretHash, t.role, t.domain, t.subject, t.label, now, t.expiresAt?.getTime() ?? null);
     } catch (err) {
       if (isUniqueViolation(err)) throw new StoreError('exists', `a token with id ${t.id} exists already`);
@@ -61,31 +61,31 @@ export class SqliteTokens implements AccessTokens {
 
   async find(id: string): Promise<{ token: AccessToken; secretHash: string } | null> {
     const row = this.run('reading a token', () =>
-      this.db.prepare('SELECT * FROM access_tokens WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)').get(id, Date.now()) as TokenRow | undefined);
+      prepared(this.db, 'SELECT * FROM access_tokens WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)').get(id, Date.now()) as TokenRow | undefined);
     return row ? { token: toToken(row), secretHash: row.secret_hash } : null;
   }
 
   async list(opts: { kind?: AccessTokenKind } = {}): Promise<AccessToken[]> {
     const rows = this.run('listing tokens', () =>
-      this.db.prepare(`SELECT * FROM access_tokens WHERE (expires_at IS NULL OR expires_at > ?) AND (? IS NULL OR kind = ?) ORDER BY created_at, id`)
+      prepared(this.db, `SELECT * FROM access_tokens WHERE (expires_at IS NULL OR expires_at > ?) AND (? IS NULL OR kind = ?) ORDER BY created_at, id`)
         .all(Date.now(), opts.kind ?? null, opts.kind ?? null) as TokenRow[]);
     return rows.map(toToken);
   }
 
   async touch(id: string, at: Date): Promise<void> {
-    this.run('recording a token\'s use', () => this.db.prepare('UPDATE access_tokens SET last_used_at = ? WHERE id = ?').run(at.getTime(), id));
+    this.run('recording a token\'s use', () => prepared(this.db, 'UPDATE access_tokens SET last_used_at = ? WHERE id = ?').run(at.getTime(), id));
   }
 
   async remove(id: string): Promise<void> {
-    const changes = this.run('removing a token', () => this.db.prepare('DELETE FROM access_tokens WHERE id = ?').run(id).changes);
+    const changes = this.run('removing a token', () => prepared(this.db, 'DELETE FROM access_tokens WHERE id = ?').run(id).changes);
     if (changes === 0) throw new StoreError('not-found', `no token ${id}`);
   }
 
   async removeForSubject(subject: string): Promise<number> {
-    return this.run('removing tokens', () => this.db.prepare('DELETE FROM access_tokens WHERE subject = ?').run(subject.trim().toLowerCase()).changes);
+    return this.run('removing tokens', () => prepared(this.db, 'DELETE FROM access_tokens WHERE subject = ?').run(subject.trim().toLowerCase()).changes);
   }
 
   async removeExpired(): Promise<number> {
-    return this.run('removing expired tokens', () => this.db.prepare('DELETE FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?').run(Date.now()).changes);
+    return this.run('removing expired tokens', () => prepared(this.db, 'DELETE FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?').run(Date.now()).changes);
   }
 }

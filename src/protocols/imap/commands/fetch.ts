@@ -11,10 +11,17 @@
  * in the responses is the new one) and sends one response per message.
  */
 import type { Uid } from '../../../store/types.js';
-import { encodeFetchResponse, FetchError, fetchItems, impliesSeen, type FetchOptions } from '../fetch/index.js';
+import { encodeFetchResponse, FetchError, fetchItems, impliesSeen, needsContent, type FetchItem, type FetchOptions } from '../fetch/index.js';
+import { CONTENT_LOADS_IN_FLIGHT } from '../message-content.js';
 import { bad, ImapError } from '../errors.js';
 import { type ImapCommand } from '../session-context.js';
 import { atom, sequenceSetIncludes, sequenceSetValue } from '../wire/index.js';
+
+/** One message's FETCH items, or what building them threw. */
+type Built = { items: FetchItem[] } | { error: unknown };
+
+/** At most this many message bytes are being loaded ahead of the response being sent. */
+const IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
 /** Responses are written in batches of about this many bytes. */
 const WRITE_BATCH_BYTES = 64 * 1024;
@@ -50,21 +57,47 @@ export const fetch: ImapCommand<'FETCH'> = {
     }
     const base: FetchOptions = { utf8Accept: ctx.encodeOptions.utf8 ?? false, condstore: ctx.isEnabled('CONDSTORE'), uid: request.uid, readOnly: true };
     const content = ctx.content();
+    const needs = needsContent(request.attributes);
+    // Messages whose bytes or index are read are loaded a few at a time (the reads overlap in the
+    // thread pool); responses still go out in order. Items from the row alone need no overlap.
+    const inFlight = needs.bytes || needs.index ? CONTENT_LOADS_IN_FLIGHT : 1;
+    const build = async (message: (typeof messages)[number]): Promise<Built> => {
+      try {
+        return { items: (await fetchItems(request.attributes, message, content, seenSet.has(message.record.uid) ? { ...base, seenSet: true } : base)).items };
+      } catch (error) {
+        return { error };
+      }
+    };
+    const queue: Promise<Built>[] = [];
+    let next = 0;
+    let queuedBytes = 0;
     let failure: FetchError | null = null;
     // Small responses are gathered into one write; a big one (a body) goes out at once.
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     for (const message of messages) {
-      try {
-        const { items } = await fetchItems(request.attributes, message, content, seenSet.has(message.record.uid) ? { ...base, seenSet: true } : base);
-        for (const chunk of encodeFetchResponse(message.seq, items, base)) {
+      let built: Built;
+      if (inFlight === 1) {
+        built = await build(message);
+      } else {
+        // Bounded in bytes too, so a FETCH of large bodies holds no more than one or a few at a time.
+        while (next < messages.length && queue.length < inFlight && (queue.length === 0 || queuedBytes + messages[next]!.record.size <= IN_FLIGHT_BYTES)) {
+          queuedBytes += messages[next]!.record.size;
+          queue.push(build(messages[next++]!));
+        }
+        built = await queue.shift()!;
+        queuedBytes -= message.record.size;
+      }
+      if ('error' in built) {
+        // RFC 3516 4.2: an undecodable part fails the command, the other messages are still sent.
+        // (Loads still in flight settle into their own results; none is left unhandled.)
+        if (!(built.error instanceof FetchError)) throw built.error;
+        failure ??= built.error;
+      } else {
+        for (const chunk of encodeFetchResponse(message.seq, built.items, base)) {
           pending.push(chunk);
           pendingBytes += chunk.length;
         }
-      } catch (err) {
-        // RFC 3516 4.2: an undecodable part fails the command, the other messages are still sent.
-        if (!(err instanceof FetchError)) throw err;
-        failure ??= err;
       }
       if (pendingBytes >= WRITE_BATCH_BYTES) {
         await ctx.send(pending);

@@ -15,6 +15,7 @@
  */
 import type { Uid } from '../../../store/types.js';
 import { ImapError } from '../errors.js';
+import { CONTENT_LOADS_IN_FLIGHT } from '../message-content.js';
 import { SearchError, searchMessages } from '../search/index.js';
 import { SelectedMailbox } from '../selected-mailbox.js';
 import { type ImapCommand } from '../session-context.js';
@@ -62,7 +63,7 @@ export const search: ImapCommand<'SEARCH'> = {
         request.criteria,
         selected.all(),
         { content: ctx.content(), maxSeq: selected.count, maxUid: selected.highestUid, savedUids: selected.savedResult() },
-        { charset: request.charset },
+        { charset: request.charset, loadsInFlight: CONTENT_LOADS_IN_FLIGHT },
       );
     } catch (err) {
       const failure = err instanceof SearchError ? new ImapError(err.status, err.message, { name: err.responseCode }) : err;

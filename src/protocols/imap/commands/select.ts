@@ -46,8 +46,8 @@ export function openMailboxCommand<N extends 'SELECT' | 'EXAMINE'>(name: N): Ima
       await ctx.untagged([view.count, atom('EXISTS')]);
       if (!rev2) {
         await ctx.untagged([0, atom('RECENT')]);
-        const firstUnseen = view.all().find((m) => !m.record.flags.includes('\\Seen'));
-        if (firstUnseen) await ctx.untaggedStatus('OK', `message ${firstUnseen.seq} is the first unseen`, { name: 'UNSEEN', args: [firstUnseen.seq] });
+        const firstUnseen = view.firstUnseenSeq();
+        if (firstUnseen > 0) await ctx.untaggedStatus('OK', `message ${firstUnseen} is the first unseen`, { name: 'UNSEEN', args: [firstUnseen] });
       }
       await ctx.untaggedStatus('OK', readOnly ? 'no permanent flags in a read-only mailbox' : 'flags that can be changed permanently', { name: 'PERMANENTFLAGS', args: [permanentFlagsValue(keywords, readOnly)] });
       await ctx.untaggedStatus('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [mailbox.uidValidity] });

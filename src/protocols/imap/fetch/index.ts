@@ -239,14 +239,16 @@ export async function fetchItems(
     const name = fetchResponseItemName(attribute);
     if (names.has(name)) continue;
     names.add(name);
-    items.push([name, await itemValue(attribute, record, loader, showSeen, options.recent === true)]);
+    // Items of the row come back at once; only content items are awaited (FETCH 1:* FLAGS makes no promise per item).
+    const value = itemValue(attribute, record, loader, showSeen, options.recent === true);
+    items.push([name, value instanceof Promise ? await value : value]);
   }
   if (showSeen && !names.has('FLAGS')) items.push(['FLAGS', flagsValue(record, true, options.recent === true)]);
   if (options.condstore && !names.has('MODSEQ')) items.push(['MODSEQ', [record.modSeq]]);
   return { items, setsSeen };
 }
 
-async function itemValue(attribute: FetchAttribute, record: MessageRecord, loader: MessageLoader, showSeen: boolean, recent: boolean): Promise<ImapValue> {
+function itemValue(attribute: FetchAttribute, record: MessageRecord, loader: MessageLoader, showSeen: boolean, recent: boolean): ImapValue | Promise<ImapValue> {
   switch (attribute.kind) {
     case 'FLAGS':
       return flagsValue(record, showSeen, recent);
@@ -259,6 +261,20 @@ async function itemValue(attribute: FetchAttribute, record: MessageRecord, loade
       return formatDateTime(record.internalDate);
     case 'RFC822.SIZE':
       return record.size;
+    default:
+      return contentValue(attribute, record, loader);
+  }
+}
+
+/** The value of an item read from the message's bytes or MIME index. */
+async function contentValue(attribute: FetchAttribute, record: MessageRecord, loader: MessageLoader): Promise<ImapValue> {
+  switch (attribute.kind) {
+    case 'FLAGS':
+    case 'UID':
+    case 'MODSEQ':
+    case 'INTERNALDATE':
+    case 'RFC822.SIZE':
+      throw new Error(`${attribute.kind} is not a content item`);
     case 'ENVELOPE':
       return (await loader.index()).envelope;
     case 'BODY':

@@ -44,7 +44,9 @@
  * modseq) are decided first, then those that need the MIME index, then the
  * bytes, then the decoded body text (plan.ts, evaluate.ts), so `SEARCH
  * UNSEEN` loads nothing and `SEARCH DELETED BODY x` loads only deleted
- * messages. Messages are visited one at a time, never loaded in parallel,
+ * messages. Messages needing content are judged one at a time, or a few
+ * at once with `loadsInFlight` so their loads overlap (the SEARCH command
+ * uses CONTENT_LOADS_IN_FLIGHT), verdicts taken in order,
  * and text per message is capped at `maxTextBytes`.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -76,6 +78,11 @@ export interface SearchOptions {
   readonly charset?: string | null;
   /** Decoded text read per message for BODY, TEXT and HEADER, in UTF-8 bytes (default: searchableText's default, 1 MiB). */
   readonly maxTextBytes?: number;
+  /**
+   * Messages whose content is being loaded at once (default 1: one at a
+   * time). More lets the reads overlap; verdicts are still taken in order.
+   */
+  readonly loadsInFlight?: number;
 }
 
 /** Stable codes of {@link SearchError}. */
@@ -98,12 +105,18 @@ export class SearchError extends Error {
   }
 }
 
+/** One message's verdict, and whether its content was read. */
+interface Judged {
+  readonly match: boolean;
+  readonly loaded: boolean;
+}
+
 /** How many messages whose content was read between two yields to the event loop. */
 const CONTENT_MESSAGES_PER_YIELD = 64;
 
 /**
  * Returns the messages of `messages` that match `criteria`, in the order
- * given. Messages are evaluated one after another; a message's MIME index
+ * given. Up to `opts.loadsInFlight` messages (default 1) are evaluated at once; a message's MIME index
  * and bytes are loaded through `ctx.content` only when a key still
  * undecided needs them. Errors from loading content propagate.
  *
@@ -121,9 +134,14 @@ export async function searchMessages(
   if (plan.op === 'const') return plan.value ? [...messages] : [];
   const levels = planLevels(plan);
   const maxTextBytes = opts.maxTextBytes ?? DEFAULT_MAX_TEXT_BYTES;
+  const loadsInFlight = Math.max(1, opts.loadsInFlight ?? 1);
   const matches: SessionMessage[] = [];
-  let readContent = 0;
-  for (const message of messages) {
+  if (levels.length === 1) {
+    // Only keys of the message row: decided without loading anything.
+    for (const message of messages) if (evaluate(plan, new MessageFacts(message, ctx.content, maxTextBytes), LEVEL_RECORD) === true) matches.push(message);
+    return matches;
+  }
+  const judge = async (message: SessionMessage): Promise<Judged> => {
     const facts = new MessageFacts(message, ctx.content, maxTextBytes);
     let verdict = evaluate(plan, facts, LEVEL_RECORD);
     for (let i = 1; verdict === undefined && i < levels.length; i++) {
@@ -131,9 +149,22 @@ export async function searchMessages(
       await facts.load(level);
       verdict = evaluate(plan, facts, level);
     }
-    if (verdict === true) matches.push(message);
+    return { match: verdict === true, loaded: facts.loaded };
+  };
+  // A few messages are judged at once so their loads overlap; verdicts are taken in order.
+  const queue: Promise<Judged | { error: unknown }>[] = [];
+  let next = 0;
+  let readContent = 0;
+  for (const message of messages) {
+    while (next < messages.length && queue.length < loadsInFlight) {
+      queue.push(judge(messages[next++]!).catch((error: unknown) => ({ error })));
+    }
+    const judged = await queue.shift()!;
+    // Loads still in flight settle into their own results; none is left unhandled.
+    if ('error' in judged) throw judged.error;
+    if (judged.match) matches.push(message);
     // Text search is CPU work on cached data; let other sessions of the node run now and then.
-    if (facts.loaded && ++readContent % CONTENT_MESSAGES_PER_YIELD === 0) await yieldToEventLoop();
+    if (judged.loaded && ++readContent % CONTENT_MESSAGES_PER_YIELD === 0) await yieldToEventLoop();
   }
   return matches;
 }

@@ -74,8 +74,9 @@ export function parseQuery(msg: Buffer): ParseResult {
   };
   const error = (rcode: number, reason: string, rawQuestion: Buffer | null = null, edns = false): ParseResult =>
     ({ kind: 'error', header, rcode, rawQuestion, edns, reason });
-  // Only standard queries; NOTIFY, UPDATE and the obsolete IQUERY/STATUS are not implemented here.
-  if (header.opcode !== 0) return error(Rcode.NOTIMP, `opcode ${header.opcode} is not implemented`);
+  // An authoritative-only server answers standard queries; NOTIFY, UPDATE and
+  // the obsolete IQUERY/STATUS get NOTIMP, as RFC 1035 4.1.1 prescribes.
+  if (header.opcode !== 0) return error(Rcode.NOTIMP, `opcode ${header.opcode} is not supported`);
   const count = msg.readUInt16BE(4);
   if (count !== 1) return error(Rcode.FORMERR, `a query must ask exactly one question, not ${count}`);
 

@@ -4,38 +4,10 @@ import { StoreError } from '../errors.js';
 import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
 import { defaultMailboxes } from '../default-mailboxes.js';
-import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId, UserRole } from '../types.js';
+import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId } from '../types.js';
 import { q, type Client, type Pg } from './database.js';
-import { isForeignKeyViolation, isUniqueViolation, pgStoreError } from './errors.js';
-
-interface UserRow {
-  id: number;
-  address: string;
-  quota_bytes: number;
-  used_bytes: number;
-  customer_id: string;
-  enabled: boolean;
-  role: string;
-  created_at: number;
-  password_hash: string;
-}
-
-
-function toUser(row: UserRow): User {
-  return {
-    id: row.id as UserId,
-    address: row.address,
-    quotaBytes: row.quota_bytes,
-    usedBytes: row.used_bytes,
-    customerId: row.customer_id,
-    enabled: row.enabled,
-    role: row.role as UserRole,
-    createdAt: new Date(row.created_at),
-  };
-}
-
-
-
+import { isForeignKeyViolation, isUniqueViolation } from './errors.js';
+import { toUser, type UserRow } from '../rows.js';
 
 function noDomain(domain: string): StoreError {
   return new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);

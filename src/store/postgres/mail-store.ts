@@ -24,59 +24,13 @@ import type {
 import { mailboxChanges } from '../change-feed.js';
 import { nowMs, q, type Client, type Pg } from './database.js';
 import { isForeignKeyViolation, isUniqueViolation, pgStoreError } from './errors.js';
-
-interface MailboxRow {
-  id: number;
-  user_id: number;
-  name: string;
-  special_use: string | null;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  subscribed: boolean;
-}
-
-interface MessageRow {
-  mailbox_id: number;
-  uid: number;
-  blob_id: string;
-  size: number;
-  internal_date: number;
-  flags: string;
-  modseq: number;
-}
+import { toMailbox, toMessage, type MailboxRow, type MessageRow } from '../rows.js';
 
 interface UsageRow {
   id: number;
   quota_bytes: number;
   used_bytes: number;
 }
-
-function toMailbox(row: MailboxRow): Mailbox {
-  return {
-    id: row.id as MailboxId,
-    userId: row.user_id as UserId,
-    name: row.name,
-    specialUse: row.special_use as SpecialUse | null,
-    uidValidity: row.uid_validity,
-    uidNext: row.uid_next as Uid,
-    highestModSeq: row.highest_modseq as ModSeq,
-    subscribed: row.subscribed,
-  };
-}
-
-function toMessage(row: MessageRow): MessageRecord {
-  return {
-    mailboxId: row.mailbox_id as MailboxId,
-    uid: row.uid as Uid,
-    blobId: row.blob_id as BlobId,
-    size: row.size,
-    internalDate: new Date(row.internal_date),
-    flags: row.flags === '' ? [] : row.flags.split(' '),
-    modSeq: row.modseq as ModSeq,
-  };
-}
-
 
 /** Reports mailboxes changed by a transaction (published when it commits). */
 function touched(changed: (change: StoreChange) => void, ids: Iterable<number>): void {

@@ -1,35 +1,9 @@
 /** Access tokens (API bearer tokens, web sessions) on PostgreSQL; expiry is judged on the database's clock. */
 import { StoreError } from '../errors.js';
 import { checkNewToken } from '../token-rules.js';
-import type { AccessToken, AccessTokenKind, AccessTokens, NewAccessToken, UserRole } from '../types.js';
+import type { AccessToken, AccessTokenKind, AccessTokens, NewAccessToken } from '../types.js';
 import { nowMs, type Pg } from './database.js';
-
-interface TokenRow {
-  id: string;
-  kind: string;
-  secret_hash: string;
-  role: string;
-  domain: string | null;
-  subject: string | null;
-  label: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-}
-
-function toToken(r: TokenRow): AccessToken {
-  return {
-    id: r.id,
-    kind: r.kind as AccessTokenKind,
-    role: r.role as UserRole,
-    domain: r.domain,
-    subject: r.subject,
-    label: r.label,
-    createdAt: new Date(Number(r.created_at)),
-    expiresAt: r.expires_at === null ? null : new Date(Number(r.expires_at)),
-    lastUsedAt: r.last_used_at === null ? null : new Date(Number(r.last_used_at)),
-  };
-}
+import { toToken, type TokenRow } from '../rows.js';
 
 export class PgTokens implements AccessTokens {
   constructor(private readonly db: Pg) {}

@@ -4,38 +4,10 @@ import { StoreError, asStoreError } from '../errors.js';
 import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
 import { defaultMailboxes } from '../default-mailboxes.js';
-import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId, UserRole } from '../types.js';
+import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId } from '../types.js';
 import { prepared, type Db } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
-
-interface UserRow {
-  id: number;
-  address: string;
-  quota_bytes: number;
-  used_bytes: number;
-  customer_id: string;
-  enabled: number;
-  role: string;
-  created_at: number;
-  password_hash: string;
-}
-
-
-function toUser(row: UserRow): User {
-  return {
-    id: row.id as UserId,
-    address: row.address,
-    quotaBytes: row.quota_bytes,
-    usedBytes: row.used_bytes,
-    customerId: row.customer_id,
-    enabled: row.enabled === 1,
-    role: row.role as UserRole,
-    createdAt: new Date(row.created_at),
-  };
-}
-
-
-
+import { toUser, type UserRow } from '../rows.js';
 
 function isUniqueViolation(err: unknown): boolean {
   return String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT_PRIMARYKEY') ||

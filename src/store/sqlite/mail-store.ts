@@ -8,53 +8,7 @@ import type {
 import { mailboxChanges } from '../change-feed.js';
 import { prepared, writeTransaction, type Db } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
-
-interface MailboxRow {
-  id: number;
-  user_id: number;
-  name: string;
-  special_use: string | null;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  /** Computed by mailboxColumns from the subscriptions table. */
-  subscribed: number;
-}
-
-interface MessageRow {
-  mailbox_id: number;
-  uid: number;
-  blob_id: string;
-  size: number;
-  internal_date: number;
-  flags: string;
-  modseq: number;
-}
-
-function toMailbox(row: MailboxRow): Mailbox {
-  return {
-    id: row.id as MailboxId,
-    userId: row.user_id as UserId,
-    name: row.name,
-    specialUse: row.special_use as SpecialUse | null,
-    uidValidity: row.uid_validity,
-    uidNext: row.uid_next as Uid,
-    highestModSeq: row.highest_modseq as ModSeq,
-    subscribed: row.subscribed === 1,
-  };
-}
-
-function toMessage(row: MessageRow): MessageRecord {
-  return {
-    mailboxId: row.mailbox_id as MailboxId,
-    uid: row.uid as Uid,
-    blobId: row.blob_id as BlobId,
-    size: row.size,
-    internalDate: new Date(row.internal_date),
-    flags: row.flags === '' ? [] : row.flags.split(' '),
-    modSeq: row.modseq as ModSeq,
-  };
-}
+import { toMailbox, toMessage, type MailboxRow, type MessageRow } from '../rows.js';
 
 /** Mailbox columns with the subscription flag joined in. */
 const mailboxColumns = `m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;

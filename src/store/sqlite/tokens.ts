@@ -1,35 +1,9 @@
 /** Access tokens (API bearer tokens, web sessions) on the embedded store. */
 import { StoreError, asStoreError } from '../errors.js';
 import { checkNewToken } from '../token-rules.js';
-import type { AccessToken, AccessTokenKind, AccessTokens, NewAccessToken, UserRole } from '../types.js';
+import type { AccessToken, AccessTokenKind, AccessTokens, NewAccessToken } from '../types.js';
 import { prepared, type Db } from './database.js';
-
-interface TokenRow {
-  id: string;
-  kind: string;
-  secret_hash: string;
-  role: string;
-  domain: string | null;
-  subject: string | null;
-  label: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-}
-
-function toToken(r: TokenRow): AccessToken {
-  return {
-    id: r.id,
-    kind: r.kind as AccessTokenKind,
-    role: r.role as UserRole,
-    domain: r.domain,
-    subject: r.subject,
-    label: r.label,
-    createdAt: new Date(r.created_at),
-    expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
-    lastUsedAt: r.last_used_at === null ? null : new Date(r.last_used_at),
-  };
-}
+import { toToken, type TokenRow } from '../rows.js';
 
 function isUniqueViolation(err: unknown): boolean {
   return String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT');

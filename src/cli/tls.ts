@@ -32,7 +32,7 @@ export const tlsCommand = storeVerbGroup({
           throw new UsageError((err as Error).message);
         }
         await writeCertificate(store, material);
-        console.log(`certificate set: ${info.subject.replace(/\n/g, ', ')}, valid until ${info.validTo}; nodes use it for new connections within 30 seconds`);
+        console.log(`certificate set: ${info.subject.replace(/\n/g, ', ')}, valid until ${info.validTo}; nodes use it for new connections at once (within 30 seconds at worst)`);
       },
     },
     show: {

@@ -85,7 +85,7 @@ export const limitSpecs = {
   },
   imapChangePollMs: {
     default: 250,
-    description: 'How often an IMAP session in IDLE checks the store for changes made by other nodes.',
+    description: 'How often IMAP IDLE polls a store that has no change feed for changes made by other nodes (both built-in stores push changes instead).',
   },
   maxAuthFailures: {
     default: 3,

@@ -26,6 +26,8 @@ export interface TestNodeOptions {
   users?: Record<string, string>;
   /** Extra local domains besides example.test. */
   domains?: string[];
+  /** Prepares the store before the node starts (e.g. registers a traffic manager it must trust). */
+  beforeStart?: (store: Store) => Promise<void>;
 }
 
 export { tempDir };
@@ -41,6 +43,7 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
   for (const [name, value] of Object.entries(opts.limits ?? {})) {
     await store.settings.set(`limits.${name}`, String(value));
   }
+  await opts.beforeStart?.(store);
   const node = await startNode({
     store,
     name: 'test-node',

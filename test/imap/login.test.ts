@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { plaintextAuthAllowed, isLoopbackAddress } from '../../src/protocols/imap/capabilities.js';
+import { plaintextAuthAllowed, isLoopbackAddress } from '../../src/net/plaintext-auth.js';
 import { python } from '../helpers/clients.js';
 import { flow, RawClient, startImap, type ImapHarness } from './support.js';
 

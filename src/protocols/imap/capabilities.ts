@@ -5,7 +5,6 @@
  * short: a client learns the full one after authenticating (RFC 3501 6.2.2
  * lets the list change, and clients re-ask or read the OK's code).
  */
-import { isIP } from 'node:net';
 
 /** Extensions a client may ENABLE (RFC 5161), upper case. */
 export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4REV2'] as const;
@@ -65,23 +64,4 @@ export function capabilityList(inputs: CapabilityInputs): string[] {
   }
   out.push(...AFTER_LOGIN, `APPENDLIMIT=${inputs.appendLimitBytes}`);
   return out;
-}
-
-/**
- * Whether LOGIN and AUTHENTICATE PLAIN may be used on a connection. Like
- * Dovecot's `disable_plaintext_auth = yes`: allowed over TLS and from a
- * loopback address (the node's own traffic manager, local scripts and
- * tests), refused otherwise with LOGINDISABLED / [PRIVACYREQUIRED], so a
- * password never crosses a network in clear text.
- */
-export function plaintextAuthAllowed(secure: boolean, remoteAddress: string | undefined): boolean {
-  return secure || isLoopbackAddress(remoteAddress);
-}
-
-/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) return v4.startsWith('127.');
-  return address === '::1';
 }

@@ -19,11 +19,12 @@
  *   NOOP  TRANSACTION     1939 section 5
  *   RSET  TRANSACTION     1939 section 5
  *
- * Plain-text logins (USER/PASS, AUTH PLAIN) are accepted before STLS, as
- * Dovecot does for trusted networks with disable_plaintext_auth=no: the
- * traffic manager and loopback tests talk plain text today. A setting to
- * refuse them without TLS belongs with the limits when remote clients arrive.
+ * Passwords (USER/PASS, AUTH PLAIN) are taken only over TLS or from a
+ * loopback address, as for IMAP and submission (src/net/plaintext-auth.ts,
+ * like Dovecot's disable_plaintext_auth): elsewhere CAPA hides USER and
+ * SASL until STLS, and a login is refused with [AUTH] before any password.
  */
+import { plaintextAuthAllowed } from '../../net/plaintext-auth.js';
 import { Pop3Error } from './errors.js';
 import type { Pop3Session, Pop3State } from './session.js';
 import { multiline, ok, type Pop3Command, type Pop3Verb } from './wire.js';
@@ -44,9 +45,21 @@ const AUTH: readonly Pop3State[] = ['AUTHORIZATION'];
 const TRANS: readonly Pop3State[] = ['TRANSACTION'];
 const ANY: readonly Pop3State[] = ['AUTHORIZATION', 'TRANSACTION'];
 
-/** RFC 2449 capabilities; STLS only while it can still be used. */
+/** Whether this session may send a password now. */
+function loginAllowed(session: Pop3Session): boolean {
+  return plaintextAuthAllowed(session.secure, session.clientAddress);
+}
+
+/** Refuses a login before any password crosses an unprotected network. */
+function requireProtectedLogin(session: Pop3Session): void {
+  if (!loginAllowed(session)) throw new Pop3Error('plain-text logins are refused on this connection; use STLS or port 995 first', 'AUTH');
+}
+
+/** RFC 2449 capabilities; USER and SASL only where a login is allowed, STLS while it can still be used. */
 export function capabilities(session: Pop3Session): string[] {
-  const caps = ['TOP', 'USER', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'SASL PLAIN'];
+  const login = loginAllowed(session) ? ['USER'] : [];
+  const sasl = loginAllowed(session) ? ['SASL PLAIN'] : [];
+  const caps = ['TOP', ...login, 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', ...sasl];
   if (!session.secure && session.state === 'AUTHORIZATION') caps.push('STLS');
   caps.push('IMPLEMENTATION Rookery');
   return caps;
@@ -57,6 +70,7 @@ export const verbs: { [V in Pop3Verb]: VerbSpec<V> } = {
     states: AUTH,
     what: 'log in',
     async run(session, cmd) {
+      requireProtectedLogin(session);
       // Always +OK: whether the user exists is only revealed by PASS failing,
       // and PASS fails the same way for both.
       session.pendingUser = cmd.name;
@@ -67,6 +81,7 @@ export const verbs: { [V in Pop3Verb]: VerbSpec<V> } = {
     states: AUTH,
     what: 'log in',
     async run(session, cmd) {
+      requireProtectedLogin(session);
       const name = session.pendingUser;
       if (name === null) throw new Pop3Error('send USER first');
       session.pendingUser = null;
@@ -83,6 +98,7 @@ export const verbs: { [V in Pop3Verb]: VerbSpec<V> } = {
         return;
       }
       if (cmd.mechanism !== 'PLAIN') throw new Pop3Error('unsupported SASL mechanism');
+      requireProtectedLogin(session);
       if (cmd.initialResponse === null) await session.awaitSaslResponse();
       else await session.saslPlain(cmd.initialResponse);
     },

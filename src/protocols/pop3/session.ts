@@ -55,6 +55,8 @@ export class Pop3Session {
   secure: boolean;
   /** The name from USER, waiting for PASS. */
   pendingUser: string | null = null;
+  /** The real client's address (a trusted PROXY header's, or the peer's). */
+  readonly clientAddress: string | undefined;
 
   private socket: Socket | TLSSocket;
   private readonly splitter: LineSplitter;
@@ -75,7 +77,8 @@ export class Pop3Session {
     this.ctx = ctx;
     this.secure = opts.secure;
     this.onClosed = opts.onClosed;
-    this.log = ctx.logger.child({ service: opts.secure ? 'pop3s' : 'pop3', session: this.id, remote: opts.clientAddress ?? socket.remoteAddress });
+    this.clientAddress = opts.clientAddress ?? socket.remoteAddress;
+    this.log = ctx.logger.child({ service: opts.secure ? 'pop3s' : 'pop3', session: this.id, remote: this.clientAddress });
     this.splitter = new LineSplitter(ctx.limits.maxPop3LineBytes);
     // RFC 1939 section 3: an autologout timer closes the connection without
     // a reply and without entering UPDATE.

@@ -19,7 +19,7 @@
  * PLAIN with an authorization identity other than the authentication
  * identity is refused: nobody may log in on behalf of another user.
  */
-import { isIP } from 'node:net';
+import { plaintextAuthAllowed } from '../../net/plaintext-auth.js';
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import type { ServiceContext } from '../../net/service.js';
 import { replies, SmtpReply } from './replies.js';
@@ -36,17 +36,9 @@ const MAX_REMEMBERED_ADDRESSES = 10_000;
 /** SASL mechanisms announced, in order of preference. */
 export const AUTH_METHODS = ['PLAIN', 'LOGIN'];
 
-/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
-function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) return v4.startsWith('127.');
-  return address === '::1';
-}
-
 /** Whether this session may authenticate now (see the file's comment). */
 export function authAllowed(session: Pick<SMTPServerSession, 'secure' | 'remoteAddress'>): boolean {
-  return session.secure || isLoopback(session.remoteAddress);
+  return plaintextAuthAllowed(session.secure, session.remoteAddress);
 }
 
 /** The onAuth hook with its throttle. */

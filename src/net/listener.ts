@@ -93,9 +93,13 @@ export class ServiceListener {
       this.pending.delete(socket);
     });
     const peer: ClientAddress = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
-    const trusted = this.opts.ctx.trustedProxies?.trusts(socket.remoteAddress) ?? false;
-    const client = trusted ? readProxyHeader(socket, { timeoutMs: proxyHeaderTimeoutMs }) : Promise.resolve(peer);
-    client.then(
+    const proxies = this.opts.ctx.trustedProxies;
+    let trusted = false;
+    const check = proxies?.trustsFresh ? proxies.trustsFresh(socket.remoteAddress) : Promise.resolve(proxies?.trusts(socket.remoteAddress) ?? false);
+    check.then((t) => {
+      trusted = t;
+      return t ? readProxyHeader(socket, { timeoutMs: proxyHeaderTimeoutMs }) : peer;
+    }).then(
       (c) => this.admit(socket, c, trusted),
       (err: Error) => {
         logger.warn({ remote: peer.address, reason: err.message }, 'connection from a traffic manager without a usable PROXY header');

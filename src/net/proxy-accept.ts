@@ -70,9 +70,14 @@ export function readProxyHeader(socket: Socket, opts: { timeoutMs: number; maxHe
  * the cluster registry, refreshed in the background. Only those, so a
  * client cannot pass itself off as another address.
  */
+/** How old the list of traffic managers may be when an unknown peer connects. */
+const freshEnoughMs = 250;
+
 export class TrustedProxies {
   private addresses = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
+  private refreshedAt = 0;
+  private refreshing: Promise<void> | null = null;
 
   constructor(private readonly registry: ClusterRegistry, private readonly refreshMs = 2000) {}
 
@@ -93,10 +98,31 @@ export class TrustedProxies {
     return address !== undefined && this.addresses.has(unmapIPv4(address));
   }
 
-  private async refresh(): Promise<void> {
+  /**
+   * Like trusts(), but a peer not (yet) trusted makes the list be read again
+   * first when it is older than a quarter second: a traffic manager that
+   * just registered is believed from its first connection, not after the
+   * next background refresh. At most four reads a second.
+   */
+  async trustsFresh(address: string | undefined): Promise<boolean> {
+    if (this.trusts(address) || address === undefined) return this.trusts(address);
+    if (Date.now() - this.refreshedAt > freshEnoughMs) await this.refresh();
+    return this.trusts(address);
+  }
+
+  private refresh(): Promise<void> {
+    // One read at a time; callers arriving meanwhile share it.
+    this.refreshing ??= this.read().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async read(): Promise<void> {
     try {
       const members = await this.registry.list({ staleAfterMs: Number.MAX_SAFE_INTEGER });
       this.addresses = new Set(members.filter((m) => m.role === 'balancer').map((m) => unmapIPv4(m.sourceAddress ?? m.address)));
+      this.refreshedAt = Date.now();
     } catch {
       // Keep the last list: an unreachable store must not turn trusted
       // traffic managers into clients (or the other way round).

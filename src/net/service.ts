@@ -25,7 +25,7 @@ export interface ServiceContext {
    * Which peers are traffic managers whose connections start with a PROXY
    * header naming the real client; none when absent (tests, single nodes).
    */
-  trustedProxies?: { trusts(address: string | undefined): boolean };
+  trustedProxies?: { trusts(address: string | undefined): boolean; trustsFresh?(address: string | undefined): Promise<boolean> };
   /**
    * False while the node cannot reach its store (its registry heartbeat
    * fails): services greet new clients with "try again later" (SMTP 421,

@@ -96,3 +96,20 @@ test('a client on loopback may log in without TLS (local tools and tests)', asyn
   assert.match(await next(), /^\+OK/);
   socket.destroy();
 });
+
+test('a traffic manager that registers after the node started is believed from its first connection', async () => {
+  await node.store.cluster.register({
+    name: 'lb-late', role: 'balancer', address: '127.0.0.1', sourceAddress: '127.0.0.20', host: 'h', pid: 2, version: 't', services: {},
+  });
+  // Past the quarter second in which the node may reuse its last reading of
+  // the registry; well inside its 2 s background refresh.
+  await new Promise((r) => setTimeout(r, 300));
+  const socket = connect({ host: '127.0.0.1', port: node.ports.pop3, localAddress: '127.0.0.20' });
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(encodeProxyV2({ address: '192.0.2.20', port: 40001 }, { address: '127.0.0.1', port: node.ports.pop3 }));
+  const next = lines(socket);
+  assert.match(await next(), /^\+OK/, 'the PROXY header was read as a header, not as a command');
+  const caps = await capa(socket, next);
+  assert.ok(!caps.includes('USER'), `the node took the client for 192.0.2.20, not loopback: ${caps.join(' ')}`);
+  socket.destroy();
+});

@@ -46,7 +46,7 @@ export interface AdapterOptions {
   /** Wait before the greeting; 0 greets at once. */
   greetingDelayMs: number;
   /** Peers whose connections start with a PROXY header (traffic managers). */
-  trustedProxies?: { trusts(address: string | undefined): boolean };
+  trustedProxies?: { trusts(address: string | undefined): boolean; trustsFresh?(address: string | undefined): Promise<boolean> };
   /** False while the node cannot reach its store: new sessions are greeted with 421. */
   storeHealthy?: () => boolean;
   /** Whether a session may use AUTH now (submission); absent where AUTH is disabled anyway. */
@@ -214,11 +214,21 @@ export class RookerySmtpServer extends SMTPServer {
    *    registry's, read live. The shared reader in src/net does both.
    */
   override _expectsProxyHeader(socket: Socket): boolean {
-    return this.adapter.trustedProxies?.trusts(socket.remoteAddress) ?? false;
+    // Decided once per connection in _handleProxy, so a refresh in between cannot change the answer.
+    return this.proxyDecisions.get(socket) ?? this.adapter.trustedProxies?.trusts(socket.remoteAddress) ?? false;
   }
 
+  private readonly proxyDecisions = new WeakMap<Socket, boolean>();
+
   override _handleProxy(socket: Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
-    if (!this._expectsProxyHeader(socket)) {
+    const proxies = this.adapter.trustedProxies;
+    const fresh = proxies?.trustsFresh ? proxies.trustsFresh(socket.remoteAddress) : Promise.resolve(this._expectsProxyHeader(socket));
+    fresh.then((trusted) => this.handleProxyFor(socket, trusted, callback), () => this.handleProxyFor(socket, false, callback));
+  }
+
+  private handleProxyFor(socket: Socket, trusted: boolean, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    this.proxyDecisions.set(socket, trusted);
+    if (!trusted) {
       super._handleProxy(socket, callback);
       return;
     }

@@ -21,6 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { allVirtualServices, virtualServiceByName, type VirtualServiceName } from './services.js';
 import type { SchedulerName } from './scheduler.js';
+import { memberNamePattern } from '../store/rules.js';
 
 /** How a backend is checked: every interval, a dialogue bounded by the timeout; rise/fall results change its state. */
 export interface CheckSettings {
@@ -112,7 +113,7 @@ export function parseSchedulerName(text: string): SchedulerName | null {
 }
 
 const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const namePattern = memberNamePattern;
 
 /** Parses the text of a configuration file; `source` names it in messages. */
 export function parseBalancerConfig(text: string, source = 'configuration'): BalancerConfig {

@@ -9,6 +9,7 @@
  * a name with a trailing dot is absolute ("ns1.provider.net.").
  */
 import { isIP } from 'node:net';
+import { memberNamePattern } from '../store/rules.js';
 
 /** One settings key of the DNS role. */
 export interface DnsSettingSpec {
@@ -128,7 +129,7 @@ export const dnsDomainSettingHelp = [
 /** Checks a value for one DNS settings key; throws an Error with a sentence if it is not acceptable. */
 export function checkDnsSetting(key: string, value: string): void {
   if (key.startsWith('dns.nodes.')) {
-    for (const n of list(value)) if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(n)) throw new Error(`"${n}" is not a node name`);
+    for (const n of list(value)) if (!memberNamePattern.test(n)) throw new Error(`"${n}" is not a node name`);
     return;
   }
   const spec = dnsSettingSpecs.find((s) => s.key === key);

@@ -151,3 +151,37 @@ export class ServiceListener {
     );
   }
 }
+
+/**
+ * The open sessions of one service, so that close() can ask each to end
+ * and wait until the last one has cleaned up (cut after a grace period).
+ */
+export class SessionTracker<S extends { shutdown(): void }> {
+  private readonly sessions = new Set<S>();
+  private onIdle: (() => void) | null = null;
+
+  add(session: S): void {
+    this.sessions.add(session);
+  }
+
+  /** Call from the session's close hook; `socket` is the accepted TCP socket under it. */
+  closed(session: S, socket: Socket): void {
+    this.sessions.delete(session);
+    // A TLS socket's close does not always reach the socket it wraps.
+    socket.destroy();
+    if (this.sessions.size === 0) this.onIdle?.();
+  }
+
+  /** Stops the listener, asks every session to end, resolves when all have (or the grace ran out). */
+  async closeAll(listener: ServiceListener, graceMs: number): Promise<void> {
+    const stopped = listener.stopAccepting();
+    const drained = new Promise<void>((resolve) => {
+      if (this.sessions.size === 0) resolve();
+      else this.onIdle = resolve;
+    });
+    for (const session of this.sessions) session.shutdown();
+    const cut = setTimeout(() => listener.destroyAll(), graceMs);
+    await Promise.all([stopped, drained]);
+    clearTimeout(cut);
+  }
+}

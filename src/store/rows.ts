@@ -5,7 +5,8 @@
  * the mapping converts both and lives here once.
  */
 import type {
-  AccessToken, AccessTokenKind, BlobId, Mailbox, MailboxId, MessageRecord, ModSeq, SpecialUse, Uid, User, UserId, UserRole,
+  AccessToken, AccessTokenKind, BlobId, Mailbox, MailboxId, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
+  Uid, User, UserId, UserRole,
 } from './types.js';
 
 /** A boolean column: SQLite hands back 0/1, PostgreSQL true/false. */
@@ -109,5 +110,40 @@ export function toToken(r: TokenRow): AccessToken {
     createdAt: new Date(Number(r.created_at)),
     expiresAt: r.expires_at === null ? null : new Date(Number(r.expires_at)),
     lastUsedAt: r.last_used_at === null ? null : new Date(Number(r.last_used_at)),
+  };
+}
+
+export interface MemberRow {
+  name: string;
+  role: string;
+  address: string;
+  host: string;
+  pid: number;
+  version: string;
+  services: string;
+  state: string;
+  started_at: Int;
+  heartbeat_at: Int;
+  source_address: string | null;
+}
+
+/**
+ * A registry row as a member; one whose heartbeat is older than
+ * staleAfterMs at `nowMs` (the clock the backend judges by) reads as down.
+ */
+export function toMember(row: MemberRow, staleAfterMs: number, nowMs: number): Member {
+  const stale = nowMs - Number(row.heartbeat_at) > staleAfterMs;
+  return {
+    name: row.name,
+    role: row.role as MemberRole,
+    address: row.address,
+    ...(row.source_address ? { sourceAddress: row.source_address } : {}),
+    host: row.host,
+    pid: row.pid,
+    version: row.version,
+    services: JSON.parse(row.services) as Record<string, ServiceHealth>,
+    state: stale ? 'down' : (row.state as MemberState),
+    startedAt: new Date(Number(row.started_at)),
+    heartbeatAt: new Date(Number(row.heartbeat_at)),
   };
 }

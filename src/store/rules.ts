@@ -9,6 +9,13 @@ import type { FlagUpdate, UserRole } from './types.js';
 
 export const userRoles: readonly UserRole[] = ['admin', 'domain-admin', 'user'];
 
+/** A cluster member's name: letters, digits, ".", "_", "-"; what the registry, DNS node sets and the traffic manager's config accept. */
+export const memberNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function checkMemberName(name: string): void {
+  if (!memberNamePattern.test(name)) throw new StoreError('bad-parameters', `"${name}" is not a member name (letters, digits, ".", "_", "-")`);
+}
+
 /** Aliases pointing at aliases are followed this deep before the chain is called a loop. */
 export const maxAliasDepth = 10;
 

@@ -4,7 +4,7 @@
  * cap per client address, implicit TLS for imaps) hands each connection to
  * an ImapSession. One mailbox watcher and one failed-login tally per service.
  */
-import { ServiceListener } from '../../net/listener.js';
+import { ServiceListener, SessionTracker } from '../../net/listener.js';
 import type { NetService, ServiceContext } from '../../net/service.js';
 import { Connection } from './connection.js';
 import { ImapSession, TLS_HANDSHAKE_TIMEOUT_MS } from './session.js';
@@ -21,10 +21,9 @@ const SHUTDOWN_GRACE_MS = 5000;
  */
 export function createImapService(ctx: ServiceContext, opts: { implicitTls: boolean }): NetService {
   const log = ctx.logger.child({ service: opts.implicitTls ? 'imaps' : 'imap' });
-  const sessions = new Set<ImapSession>();
+  const sessions = new SessionTracker<ImapSession>();
   const watcher = new MailboxWatcher(ctx.store.mail, ctx.limits.imapChangePollMs, log, ctx.store.changes);
   const authThrottle = new AuthThrottle();
-  let onIdle: (() => void) | null = null;
 
   const listener = new ServiceListener({
     ctx,
@@ -38,12 +37,7 @@ export function createImapService(ctx: ServiceContext, opts: { implicitTls: bool
         secure,
         watcher,
         authThrottle,
-        onClosed: () => {
-          sessions.delete(session);
-          // A TLS socket's close does not always reach the socket it wraps.
-          socket.destroy();
-          if (sessions.size === 0) onIdle?.();
-        },
+        onClosed: () => sessions.closed(session, socket),
       });
       sessions.add(session);
       session.start();
@@ -54,16 +48,8 @@ export function createImapService(ctx: ServiceContext, opts: { implicitTls: bool
     listen: (port: number, host: string) => listener.listen(port, host),
 
     async close(): Promise<void> {
-      const stopped = listener.stopAccepting();
-      const drained = new Promise<void>((resolve) => {
-        if (sessions.size === 0) resolve();
-        else onIdle = resolve;
-      });
       // Each session says "* BYE" once its current command is done.
-      for (const session of sessions) session.shutdown();
-      const cut = setTimeout(() => listener.destroyAll(), SHUTDOWN_GRACE_MS);
-      await Promise.all([stopped, drained]);
-      clearTimeout(cut);
+      await sessions.closeAll(listener, SHUTDOWN_GRACE_MS);
       watcher.close();
     },
   };

@@ -4,7 +4,7 @@
  * client address, implicit TLS for pop3s) hands each connection to a
  * Pop3Session.
  */
-import { ServiceListener } from '../../net/listener.js';
+import { ServiceListener, SessionTracker } from '../../net/listener.js';
 import type { NetService, ServiceContext } from '../../net/service.js';
 import { Pop3Session } from './session.js';
 import { err } from './wire.js';
@@ -18,9 +18,8 @@ const SHUTDOWN_GRACE_MS = 5000;
  */
 export function createPop3Service(ctx: ServiceContext, opts: { implicitTls: boolean }): NetService {
   const log = ctx.logger.child({ service: opts.implicitTls ? 'pop3s' : 'pop3' });
-  const sessions = new Set<Pop3Session>();
-  /** Resolves close() once the last session has finished cleaning up (its lock released). */
-  let onIdle: (() => void) | null = null;
+  /** close() waits until the last session has finished cleaning up (its lock released). */
+  const sessions = new SessionTracker<Pop3Session>();
 
   const listener = new ServiceListener({
     ctx,
@@ -32,12 +31,7 @@ export function createPop3Service(ctx: ServiceContext, opts: { implicitTls: bool
       const session = new Pop3Session(stream, ctx, {
         secure,
         clientAddress: client.address,
-        onClosed: () => {
-          sessions.delete(session);
-          // A TLS socket's close does not always reach the socket it wraps.
-          socket.destroy();
-          if (sessions.size === 0) onIdle?.();
-        },
+        onClosed: () => sessions.closed(session, socket),
       });
       sessions.add(session);
       session.start();
@@ -48,16 +42,8 @@ export function createPop3Service(ctx: ServiceContext, opts: { implicitTls: bool
     listen: (port: number, host: string) => listener.listen(port, host),
 
     async close(): Promise<void> {
-      const stopped = listener.stopAccepting();
-      const drained = new Promise<void>((resolve) => {
-        if (sessions.size === 0) resolve();
-        else onIdle = resolve;
-      });
       // Sessions end without UPDATE: nothing is deleted, locks are released.
-      for (const session of sessions) session.shutdown();
-      const cut = setTimeout(() => listener.destroyAll(), SHUTDOWN_GRACE_MS);
-      await Promise.all([stopped, drained]);
-      clearTimeout(cut);
+      await sessions.closeAll(listener, SHUTDOWN_GRACE_MS);
     },
   };
 }

@@ -5,51 +5,22 @@
  * clocks disagree still see each other's liveness correctly.
  */
 import { StoreError } from '../errors.js';
-import type { ClusterRegistry, Member, MemberRegistration, MemberRole, MemberState, ServiceHealth } from '../types.js';
+import type { ClusterRegistry, Member, MemberRegistration, MemberState, ServiceHealth } from '../types.js';
 import { nowMs, type Pg } from './database.js';
+import { toMember, type MemberRow } from '../rows.js';
 
-interface MemberRow {
-  name: string;
-  role: string;
-  address: string;
-  host: string;
-  pid: number;
-  version: string;
-  services: string;
-  state: string;
-  started_at: number;
-  heartbeat_at: number;
-  source_address: string | null;
-  now_ms: number;
-}
+/** A registry row read together with the database's clock, which staleness is judged by. */
+type TimedMemberRow = MemberRow & { now_ms: number };
+import { checkMemberName } from '../rules.js';
 
 const defaultStaleAfterMs = 3000;
 const states: readonly MemberState[] = ['up', 'draining', 'down'];
-
-function toMember(row: MemberRow, staleAfterMs: number): Member {
-  const stale = row.now_ms - row.heartbeat_at > staleAfterMs;
-  return {
-    name: row.name,
-    role: row.role as MemberRole,
-    address: row.address,
-    ...(row.source_address ? { sourceAddress: row.source_address } : {}),
-    host: row.host,
-    pid: row.pid,
-    version: row.version,
-    services: JSON.parse(row.services) as Record<string, ServiceHealth>,
-    state: stale ? 'down' : (row.state as MemberState),
-    startedAt: new Date(row.started_at),
-    heartbeatAt: new Date(row.heartbeat_at),
-  };
-}
 
 export class PgClusterRegistry implements ClusterRegistry {
   constructor(private readonly db: Pg) {}
 
   async register(member: MemberRegistration): Promise<void> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(member.name)) {
-      throw new StoreError('bad-parameters', `"${member.name}" is not a member name (letters, digits, ".", "_", "-")`);
-    }
+    checkMemberName(member.name);
     await this.db.query('registering a cluster member', `INSERT INTO cluster_members
         (name, role, address, source_address, host, pid, version, services, state, started_at, heartbeat_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'up', ${nowMs}, ${nowMs})
@@ -74,15 +45,15 @@ export class PgClusterRegistry implements ClusterRegistry {
   }
 
   async list(opts: { staleAfterMs?: number } = {}): Promise<Member[]> {
-    const rows = await this.db.query<MemberRow>('listing cluster members',
+    const rows = await this.db.query<TimedMemberRow>('listing cluster members',
       `SELECT *, ${nowMs} AS now_ms FROM cluster_members ORDER BY role DESC, name`);
-    return rows.map((r) => toMember(r, opts.staleAfterMs ?? defaultStaleAfterMs));
+    return rows.map((r) => toMember(r, opts.staleAfterMs ?? defaultStaleAfterMs, Number(r.now_ms)));
   }
 
   async get(name: string, opts: { staleAfterMs?: number } = {}): Promise<Member | null> {
-    const rows = await this.db.query<MemberRow>('reading a cluster member',
+    const rows = await this.db.query<TimedMemberRow>('reading a cluster member',
       `SELECT *, ${nowMs} AS now_ms FROM cluster_members WHERE name = $1`, [name]);
-    return rows[0] ? toMember(rows[0], opts.staleAfterMs ?? defaultStaleAfterMs) : null;
+    return rows[0] ? toMember(rows[0], opts.staleAfterMs ?? defaultStaleAfterMs, Number(rows[0].now_ms)) : null;
   }
 
   async remove(name: string): Promise<void> {

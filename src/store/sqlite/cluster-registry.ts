@@ -1,41 +1,12 @@
 /** The cluster registry (nodes and traffic managers, heartbeats, health) on the embedded store. */
 import { StoreError, asStoreError } from '../errors.js';
-import type { ClusterRegistry, Member, MemberRegistration, MemberRole, MemberState, ServiceHealth } from '../types.js';
+import type { ClusterRegistry, Member, MemberRegistration, MemberState, ServiceHealth } from '../types.js';
 import { prepared, type Db } from './database.js';
-
-interface MemberRow {
-  name: string;
-  role: string;
-  address: string;
-  host: string;
-  pid: number;
-  version: string;
-  services: string;
-  state: string;
-  started_at: number;
-  heartbeat_at: number;
-  source_address: string | null;
-}
+import { toMember, type MemberRow } from '../rows.js';
+import { checkMemberName } from '../rules.js';
 
 const defaultStaleAfterMs = 3000;
 const states: readonly MemberState[] = ['up', 'draining', 'down'];
-
-function toMember(row: MemberRow, staleAfterMs: number, now: number): Member {
-  const stale = now - row.heartbeat_at > staleAfterMs;
-  return {
-    name: row.name,
-    role: row.role as MemberRole,
-    address: row.address,
-    ...(row.source_address ? { sourceAddress: row.source_address } : {}),
-    host: row.host,
-    pid: row.pid,
-    version: row.version,
-    services: JSON.parse(row.services) as Record<string, ServiceHealth>,
-    state: stale ? 'down' : (row.state as MemberState),
-    startedAt: new Date(row.started_at),
-    heartbeatAt: new Date(row.heartbeat_at),
-  };
-}
 
 export class SqliteClusterRegistry implements ClusterRegistry {
   constructor(private readonly db: Db) {}
@@ -49,9 +20,7 @@ export class SqliteClusterRegistry implements ClusterRegistry {
   }
 
   async register(member: MemberRegistration): Promise<void> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(member.name)) {
-      throw new StoreError('bad-parameters', `"${member.name}" is not a member name (letters, digits, ".", "_", "-")`);
-    }
+    checkMemberName(member.name);
     const now = Date.now();
     this.run('registering a cluster member', () => prepared(this.db, `INSERT INTO cluster_members
         (name, role, address, source_address, host, pid, version, services, state, started_at, heartbeat_at)

@@ -2,6 +2,7 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with node's test
 // runner. Node 20's runner takes no globs, so the files are listed here.
 // Arguments narrow the run: `npm test -- pop3` runs files whose path has "pop3".
+// ROOKERY_TEST_TREE=dist-x runs a private build (tsc --outDir dist-x) instead.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ function find(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = find('dist/test').filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
+const files = find(join(process.env.ROOKERY_TEST_TREE ?? 'dist', 'test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);

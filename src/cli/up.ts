@@ -21,7 +21,8 @@ const defaultNodeCount = 3;
 const virtualAddress = '127.0.0.1';
 /** Where the traffic manager's connections to the nodes come from (nodes trust PROXY headers from it). */
 const balancerSourceAddress = '127.0.0.10';
-const rookeryBin = fileURLToPath(new URL('../../../bin/rookery.js', import.meta.url));
+/** The command's entry in this compiled tree, so children run the same code. */
+const rookeryBin = fileURLToPath(new URL('./bin.js', import.meta.url));
 /** How long a child has to stop after SIGTERM before it gets SIGKILL. */
 const stopGraceMs = 15_000;
 const startTimeoutMs = 30_000;

@@ -19,15 +19,18 @@
  *
  * Prints each figure, the ratios rookery/direct and haproxy/rookery, and
  * whether the targets hold (rookery at least 0.9 of direct; HAProxy no more
- * than 1.5x better). See bench/README.md.
+ * than 1.5x better); then each relay's own CPU time per session, message
+ * and 10 MB fetch, steadier than the rates on a shared machine. See
+ * bench/README.md.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { cpus, hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ImapConnection } from './lib/imap-client.js';
 import { recipient } from './lib/load.js';
-import { findExecutable, run, sleep, start, stopPid, type Spawned } from './lib/proc.js';
+import { findExecutable, processCpu, run, sleep, start, stopPid, type Spawned } from './lib/proc.js';
 
 export interface LbBenchOptions {
   repoRoot: string;
@@ -189,7 +192,9 @@ export async function runLbBench(opts: LbBenchOptions): Promise<boolean> {
     if (opts.keep) process.stderr.write(`bench: kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
   });
-  const rookery = (args: string[]) => [join(opts.repoRoot, 'bin', 'rookery.js'), ...args];
+  // This compiled tree's own entry (bin/rookery.js would load dist/), so a private build measures its own code.
+  const entry = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+  const rookery = (args: string[]) => [entry, ...args];
   const env = { ...process.env, ROOKERY_LOG_LEVEL: 'warn' };
   const cli = (args: string[]) => run(process.execPath, rookery([...args, '--store', store]), { env });
 
@@ -210,12 +215,16 @@ export async function runLbBench(opts: LbBenchOptions): Promise<boolean> {
   const node = start(process.execPath, rookery(['node', '--store', store, '--name', 'n1', '--address', nodeAddress, '--port-base', String(base), '--services', 'smtp,imap']), { env });
   children.push(node);
   await waitGreeting(nodeAddress, base + 25, '220', 30_000, () => `${node.stderr}`);
-  const lb = start(process.execPath, rookery(['lb', '--store', store, '--name', 'lb-bench', '--address', lbAddress, '--port-base', String(base), '--services', 'smtp,imap',
-    '--proxy-protocol', '--source-address', lbSource]), { env });
+  // ROOKERY_BENCH_LB_CPU_PROF=DIR: the traffic manager writes a V8 CPU profile there when it stops.
+  const profileDir = process.env.ROOKERY_BENCH_LB_CPU_PROF;
+  const lb = start(process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...rookery(['lb', '--store', store, '--name', 'lb-bench', '--address', lbAddress, '--port-base', String(base), '--services', 'smtp,imap',
+    '--proxy-protocol', '--source-address', lbSource])], { env });
   children.push(lb);
   await waitGreeting(lbAddress, base + 25, '220', 30_000, () => `${lb.stderr}`);
   await waitGreeting(lbAddress, base + 143, '* OK', 30_000, () => `${lb.stderr}`);
   const sides: Side[] = ['direct', 'rookery'];
+  // The relay process of each side, whose CPU time is read around every phase.
+  const relayPid: Record<Side, number | undefined> = { direct: undefined, rookery: lb.child.pid, haproxy: undefined };
   let haproxyVersion = '';
   if (haproxy) {
     const cfg = join(dir, 'haproxy.cfg');
@@ -223,6 +232,7 @@ export async function runLbBench(opts: LbBenchOptions): Promise<boolean> {
     haproxyVersion = (await run(haproxy, ['-v'])).split('\n')[0]!.trim();
     const hp = start(haproxy, ['-db', '-f', cfg]);
     children.push(hp);
+    relayPid.haproxy = hp.child.pid;
     await waitGreeting(haproxyAddress, base + 25, '220', 10_000, () => `${hp.stderr}`);
     sides.push('haproxy');
   }
@@ -240,25 +250,34 @@ export async function runLbBench(opts: LbBenchOptions): Promise<boolean> {
     await fetchRate(where[side], base + 143, 1);
   }
 
-  const results: Record<Side, { sessions: number[]; messages: number[]; fetch: number[] }> = {
-    direct: { sessions: [], messages: [], fetch: [] }, rookery: { sessions: [], messages: [], fetch: [] }, haproxy: { sessions: [], messages: [], fetch: [] },
+  type Phase = 'sessions' | 'messages' | 'fetch';
+  const empty = () => ({ sessions: [] as number[], messages: [] as number[], fetch: [] as number[] });
+  const results: Record<Side, Record<Phase, number[]>> = { direct: empty(), rookery: empty(), haproxy: empty() };
+  // The relay's CPU milliseconds per unit of work (per session, per message, per 10 MB fetch):
+  // what it costs whatever the other processes on the machine are doing.
+  const relayMs: Record<Side, Record<Phase, number[]>> = { direct: empty(), rookery: empty(), haproxy: empty() };
+  const units: Record<Phase, number> = { sessions: opts.sessions, messages: opts.messages, fetch: opts.fetches };
+  const measured = async (side: Side, phase: Phase, work: () => Promise<number>): Promise<number> => {
+    const pid = relayPid[side];
+    const before = pid === undefined ? 0 : processCpu(pid);
+    const rate = await work();
+    if (pid !== undefined) relayMs[side][phase].push(((processCpu(pid) - before) * 1000) / units[phase]);
+    results[side][phase].push(rate);
+    return rate;
   };
   console.log('round  side      sessions/s  messages/s  FETCH 10MB MB/s');
   for (let r = 0; r < opts.rounds; r++) {
     // Rotate the order, so no side always goes first.
     const order = sides.map((_, i) => sides[(i + r) % sides.length]!);
     for (const side of order) {
-      const sessions = await sessionRate(where[side], base + 25, opts.sessions);
-      const messages = await messageRate(smtpSource, where[side], base + 25, opts.messages);
-      const fetch = await fetchRate(where[side], base + 143, opts.fetches);
-      results[side].sessions.push(sessions);
-      results[side].messages.push(messages);
-      results[side].fetch.push(fetch);
+      const sessions = await measured(side, 'sessions', () => sessionRate(where[side], base + 25, opts.sessions));
+      const messages = await measured(side, 'messages', () => messageRate(smtpSource, where[side], base + 25, opts.messages));
+      const fetch = await measured(side, 'fetch', () => fetchRate(where[side], base + 143, opts.fetches));
       console.log(`${String(r + 1).padStart(5)}  ${side.padEnd(8)}  ${sessions.toFixed(0).padStart(10)}  ${messages.toFixed(0).padStart(10)}  ${fetch.toFixed(0).padStart(15)}`);
     }
   }
 
-  const m = (side: Side, k: 'sessions' | 'messages' | 'fetch') => median(results[side][k]);
+  const m = (side: Side, k: Phase) => median(results[side][k]);
   console.log('');
   console.log(`medians of ${opts.rounds} rounds         direct   rookery lb${haproxy ? '   haproxy   lb/direct   haproxy/lb' : '   lb/direct'}`);
   let ok = true;
@@ -271,6 +290,13 @@ export async function runLbBench(opts: LbBenchOptions): Promise<boolean> {
     if (vsDirect < 0.9) ok = false;
     if (haproxy && vsHaproxy > 1.5) ok = false;
     console.log(`${label.padEnd(27)} ${d.toFixed(0).padStart(8)}   ${l.toFixed(0).padStart(10)}${haproxy ? `   ${h.toFixed(0).padStart(7)}   ${vsDirect.toFixed(2).padStart(9)}   ${vsHaproxy.toFixed(2).padStart(10)}` : `   ${vsDirect.toFixed(2).padStart(9)}`}`);
+  }
+  console.log('');
+  console.log(`relay CPU, ms (medians)      rookery lb${haproxy ? '   haproxy   lb/haproxy' : ''}`);
+  for (const [k, label] of [['sessions', 'per SMTP session'], ['messages', 'per SMTP message'], ['fetch', 'per 10 MB FETCH']] as const) {
+    const l = median(relayMs.rookery[k]);
+    const h = haproxy ? median(relayMs.haproxy[k]) : NaN;
+    console.log(`${label.padEnd(27)} ${l.toFixed(3).padStart(10)}${haproxy ? `   ${h.toFixed(3).padStart(7)}   ${(l / h).toFixed(2).padStart(10)}` : ''}`);
   }
   console.log(`target: rookery lb at least 0.90 of direct${haproxy ? ' and HAProxy no more than 1.50x the rookery lb' : ''}: ${ok ? 'met' : 'NOT met'}`);
   return ok;

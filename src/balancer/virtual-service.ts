@@ -6,13 +6,13 @@
  * no backend is left, or the connection limit is reached, a plaintext
  * client gets its protocol's "try again later" and a TLS client is closed.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { encodeProxyV2, unmapIPv4 } from '../net/proxy-protocol.js';
 import type { ServiceSettings } from './config-file.js';
 import type { Backend, ServicePool } from './pool.js';
 import { specOf, type VirtualServiceName } from './services.js';
-import { splice } from './splice.js';
+import { connectBackend, IdleSweep, keepAliveDelayMs, splice, type BackendConnection } from './splice.js';
 
 /** How long a client that was turned away may take to read the busy reply. */
 const busyLingerMs = 5000;
@@ -24,7 +24,7 @@ export class VirtualService {
   /** Clients turned away that are still reading their busy reply. */
   private readonly turnedAway = new Set<Socket>();
   private boundPort = 0;
-  private readonly idleTimeoutMs: number;
+  private readonly idle: IdleSweep;
 
   constructor(
     readonly name: VirtualServiceName,
@@ -32,7 +32,7 @@ export class VirtualService {
     private readonly settings: ServiceSettings,
     private readonly logger: Logger,
   ) {
-    this.idleTimeoutMs = settings.idleTimeoutMs ?? specOf(name).idleTimeoutMs;
+    this.idle = new IdleSweep(settings.idleTimeoutMs ?? specOf(name).idleTimeoutMs);
   }
 
   /** The port bound, once listening. */
@@ -52,8 +52,12 @@ export class VirtualService {
   /** Binds the listener; rejects (EADDRINUSE, EADDRNOTAVAIL) without leaving anything bound. */
   async listen(address: string, port: number): Promise<number> {
     // pauseOnConnect: no client byte is read before a backend is connected, so
-    // nothing needs buffering while backends are tried.
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => void this.accept(client));
+    // nothing needs buffering while backends are tried. No Nagle (chatty,
+    // latency-bound protocols) and keep-alive probes (long IMAP sessions),
+    // set as each socket is accepted.
+    const server = createServer({
+      allowHalfOpen: true, pauseOnConnect: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs,
+    }, (client) => void this.accept(client));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: address, port, exclusive: true }, () => {
@@ -88,9 +92,13 @@ export class VirtualService {
       }
       tried.add(backend);
       backend.activeConnections++;
-      let upstream: Socket;
+      let upstream: BackendConnection;
       try {
-        upstream = await this.connectTo(backend);
+        upstream = await connectBackend({
+          host: backend.spec.address,
+          port: backend.spec.port,
+          ...(backend.spec.sourceAddress ? { localAddress: backend.spec.sourceAddress } : {}),
+        }, client, this.settings.connectTimeoutMs);
       } catch (e) {
         backend.activeConnections--;
         // A refusal is evidence like a failed check: enough of them take the backend out.
@@ -99,20 +107,20 @@ export class VirtualService {
         continue;
       }
       if (client.destroyed || client.remoteAddress === undefined) {
-        upstream.destroy();
+        upstream.socket.destroy();
         backend.activeConnections--;
         this.clients.delete(client);
         return;
       }
       if (backend.spec.proxyProtocol) {
-        upstream.write(encodeProxyV2(
+        upstream.socket.write(encodeProxyV2(
           { address: unmapIPv4(client.remoteAddress), port: client.remotePort ?? 0 },
           { address: unmapIPv4(client.localAddress ?? '0.0.0.0'), port: client.localPort ?? 0 },
         ));
       }
       client.off('error', early);
       splice(client, upstream, {
-        idleTimeoutMs: this.idleTimeoutMs,
+        idle: this.idle,
         onClose: () => {
           backend.activeConnections--;
           this.clients.delete(client);
@@ -120,33 +128,6 @@ export class VirtualService {
       });
       return;
     }
-  }
-
-  private connectTo(backend: Backend): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({
-        host: backend.spec.address,
-        port: backend.spec.port,
-        allowHalfOpen: true,
-        ...(backend.spec.sourceAddress ? { localAddress: backend.spec.sourceAddress } : {}),
-      });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no connection within ${this.settings.connectTimeoutMs} ms`));
-      }, this.settings.connectTimeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        // Until splice() adds its own handler, an error just ends this socket.
-        socket.on('error', () => socket.destroy());
-        resolve(socket);
-      });
-      socket.once('error', (e) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(e);
-      });
-    });
   }
 
   private turnAway(client: Socket): void {

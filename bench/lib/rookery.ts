@@ -8,9 +8,19 @@
  * in the INBOX.
  */
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { waitForGreeting, waitForSmtp } from './net.js';
 import { isAlive, processCpu, run, start, stopPid, threadCpu, threadSched, threadState, type SchedSample, type Spawned } from './proc.js';
 import { recipient } from './load.js';
+
+/**
+ * The rookery command of the compiled tree this bench belongs to (bin/rookery.js
+ * always runs dist/), so a private build (tsc --outDir dist-x) benches its own code.
+ */
+const rookeryEntry = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+
+/** Extra Node flags for the node process, e.g. ROOKERY_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const nodeFlags = (process.env.ROOKERY_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 export const smtpPortOffset = 25;
 export const imapPortOffset = 143;
@@ -37,7 +47,7 @@ export class RookeryNode {
 
   /** Runs a `rookery` CLI command on this node's store. */
   cli(args: string[]): Promise<string> {
-    return run(process.execPath, [join(this.repoRoot, 'bin', 'rookery.js'), ...args, '--store', this.storeDir], {
+    return run(process.execPath, [rookeryEntry, ...args, '--store', this.storeDir], {
       cwd: this.repoRoot,
       env: { ...process.env, ROOKERY_LOG_LEVEL: 'warn' },
     });
@@ -55,7 +65,7 @@ export class RookeryNode {
   async start(): Promise<void> {
     if (!this.prepared) await this.prepare();
     this.node = start(process.execPath, [
-      join(this.repoRoot, 'bin', 'rookery.js'), 'node',
+      ...nodeFlags, rookeryEntry, 'node',
       '--store', this.storeDir,
       '--address', '127.0.0.1',
       '--port-base', String(this.portBase),

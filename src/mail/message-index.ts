@@ -17,7 +17,15 @@ export async function storeMessageIndex(store: Store, blobId: BlobId, bytes: Buf
 
 /** The stored index of a blob, computed and stored first if it is missing or outdated. */
 export async function loadMessageIndex(store: Store, blobId: BlobId, bytes?: Buffer): Promise<MimeIndex> {
+  return (await loadMessageIndexSized(store, blobId, bytes)).index;
+}
+
+/** The same, with the length of its stored JSON: what a cache of parsed indexes weighs them by. */
+export async function loadMessageIndexSized(store: Store, blobId: BlobId, bytes?: Buffer): Promise<{ index: MimeIndex; jsonLength: number }> {
   const stored = await store.mail.getMessageIndex(blobId);
-  if (stored && stored.version === MIME_INDEX_VERSION) return JSON.parse(stored.json) as MimeIndex;
-  return storeMessageIndex(store, blobId, bytes ?? (await store.blobs.get(blobId)));
+  if (stored && stored.version === MIME_INDEX_VERSION) return { index: JSON.parse(stored.json) as MimeIndex, jsonLength: stored.json.length };
+  const index = indexMessage(bytes ?? (await store.blobs.get(blobId)));
+  const json = JSON.stringify(index);
+  await store.mail.putMessageIndex(blobId, MIME_INDEX_VERSION, json);
+  return { index, jsonLength: json.length };
 }

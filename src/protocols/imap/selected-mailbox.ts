@@ -13,6 +13,7 @@
  * next command that allows it.
  */
 import type { Mailbox, MailboxId, MailStore, MessageRecord, ModSeq, Uid } from '../../store/types.js';
+import type { MailboxListCache } from './mailbox-cache.js';
 import type { SessionMessage } from './message-content.js';
 import { bad } from './errors.js';
 import { largestExplicitNumber, resolveSequenceSet, type SequenceSet } from './wire/index.js';
@@ -54,7 +55,36 @@ function sameFlags(a: readonly string[], b: readonly string[]): boolean {
   return b.every((f) => set.has(f.toLowerCase()));
 }
 
+/** The keywords (not system flags) that messages carry, each once, sorted: for FLAGS and PERMANENTFLAGS. */
+export function keywordsOf(records: readonly MessageRecord[]): string[] {
+  const seen = new Map<string, string>();
+  for (let i = 0; i < records.length; i++) {
+    const flags = records[i]!.flags;
+    for (let j = 0; j < flags.length; j++) {
+      const f = flags[j]!;
+      if (f.charCodeAt(0) === 92 /* backslash: a system flag */) continue;
+      const key = f.toLowerCase();
+      if (!seen.has(key)) seen.set(key, f);
+    }
+  }
+  return [...seen.values()].sort();
+}
+
+/** The sequence number of the first message without \\Seen (1-based), or 0. */
+export function firstUnseenSeqOf(records: readonly MessageRecord[]): number {
+  for (let i = 0; i < records.length; i++) if (!records[i]!.flags.includes('\\Seen')) return i + 1;
+  return 0;
+}
+
+/** What SELECT reports about a mailbox's messages, computed once per cached version (mailbox-cache.ts). */
+export interface MailboxSummary {
+  readonly keywords: readonly string[];
+  readonly firstUnseenSeq: number;
+}
+
 export class SelectedMailbox {
+  /** The summary of the records as opened, when the cache had it; dropped at the view's first change. */
+  private openingSummary: MailboxSummary | null = null;
   /** The messages as the client knows them, in UID (= sequence) order. */
   private records: MessageRecord[];
   /** The highest modseq this view has caught up with. */
@@ -81,9 +111,19 @@ export class SelectedMailbox {
   /**
    * Builds the view. The modseq is read before the messages, so anything
    * that changes in between is seen again by the first catch-up and
-   * reconciled (never missed).
+   * reconciled (never missed). With the node's cache of big mailboxes
+   * (mailbox-cache.ts) the messages come from there, caught up to at least
+   * the mailbox row's modseq, and the view starts at the cache's modseq.
    */
-  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean): Promise<SelectedMailbox> {
+  static async open(store: MailStore, mailbox: Mailbox, readOnly: boolean, cache?: MailboxListCache): Promise<SelectedMailbox> {
+    if (cache) {
+      const snapshot = await cache.snapshot(mailbox);
+      const view = new SelectedMailbox(mailbox, readOnly, snapshot.records);
+      view.openingSummary = snapshot.summary;
+      view.knownModSeq = snapshot.highestModSeq;
+      view.viewUidNext = Math.max(view.viewUidNext, snapshot.uidNext);
+      return view;
+    }
     const records = await store.listMessages(mailbox.id);
     const view = new SelectedMailbox(mailbox, readOnly, records);
     const last = records[records.length - 1];
@@ -135,25 +175,12 @@ export class SelectedMailbox {
 
   /** The messages of the view with their keywords (not system flags), for FLAGS and PERMANENTFLAGS. */
   keywords(): string[] {
-    const seen = new Map<string, string>();
-    const records = this.records;
-    for (let i = 0; i < records.length; i++) {
-      const flags = records[i]!.flags;
-      for (let j = 0; j < flags.length; j++) {
-        const f = flags[j]!;
-        if (f.charCodeAt(0) === 92 /* backslash: a system flag */) continue;
-        const key = f.toLowerCase();
-        if (!seen.has(key)) seen.set(key, f);
-      }
-    }
-    return [...seen.values()].sort();
+    return this.openingSummary?.keywords.slice() ?? keywordsOf(this.records);
   }
 
   /** The sequence number of the first message without \\Seen, or 0 when every message is seen. */
   firstUnseenSeq(): number {
-    const records = this.records;
-    for (let i = 0; i < records.length; i++) if (!records[i]!.flags.includes('\\Seen')) return i + 1;
-    return 0;
+    return this.openingSummary?.firstUnseenSeq ?? firstUnseenSeqOf(this.records);
   }
 
   /** Saves a SEARCH result (RFC 5182) for "$". */
@@ -205,6 +232,7 @@ export class SelectedMailbox {
    * messages with their sequence numbers.
    */
   applyOwnChanges(updated: readonly MessageRecord[]): SessionMessage[] {
+    this.openingSummary = null;
     const out: SessionMessage[] = [];
     for (const record of updated) {
       const i = searchUid(this.records, record.uid);
@@ -233,6 +261,7 @@ export class SelectedMailbox {
   }
 
   private apply(changed: readonly MessageRecord[], highestModSeq: ModSeq, uidNext: number, allowExpunge: boolean): MailboxUpdates {
+    this.openingSummary = null;
     // 1. Expunges first, so the numbers of what follows are already the new ones.
     const expungedSeqs: number[] = [];
     const expungedUids: Uid[] = [];

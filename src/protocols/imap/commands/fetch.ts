@@ -11,11 +11,11 @@
  * in the responses is the new one) and sends one response per message.
  */
 import type { Uid } from '../../../store/types.js';
-import { encodeFetchResponse, FetchError, fetchItems, impliesSeen, needsContent, type FetchItem, type FetchOptions } from '../fetch/index.js';
+import { FetchError, fetchItems, impliesSeen, needsContent, onlyRowItems, rowFetchItems, writeFetchResponse, type FetchItem, type FetchOptions } from '../fetch/index.js';
 import { CONTENT_LOADS_IN_FLIGHT } from '../message-content.js';
 import { bad, ImapError } from '../errors.js';
 import { type ImapCommand } from '../session-context.js';
-import { atom, sequenceSetIncludes, sequenceSetValue } from '../wire/index.js';
+import { atom, ResponseWriter, sequenceSetIncludes, sequenceSetValue } from '../wire/index.js';
 
 /** One message's FETCH items, or what building them threw. */
 type Built = { items: FetchItem[] } | { error: unknown };
@@ -68,13 +68,29 @@ export const fetch: ImapCommand<'FETCH'> = {
         return { error };
       }
     };
+    // Small responses are gathered into one writer and one write; a big one (a body) goes out at once.
+    let batch = new ResponseWriter(ctx.encodeOptions);
+    const flush = async (atLeast: number) => {
+      if (batch.approximateLength < atLeast || batch.approximateLength === 0) return;
+      const chunks = batch.toChunks();
+      batch = new ResponseWriter(ctx.encodeOptions);
+      await ctx.send(chunks);
+    };
+    if (onlyRowItems(request.attributes)) {
+      // Items of the row alone (FETCH 1:* (FLAGS)): built at once, without a promise per message.
+      for (const message of messages) {
+        const built = rowFetchItems(request.attributes, message, seenSet.has(message.record.uid) ? { ...base, seenSet: true } : base);
+        if (!built) throw new Error('a row item needed the message content');
+        writeFetchResponse(batch, message.seq, built.items);
+        if (batch.approximateLength >= WRITE_BATCH_BYTES) await flush(WRITE_BATCH_BYTES);
+      }
+      await flush(1);
+      return;
+    }
     const queue: Promise<Built>[] = [];
     let next = 0;
     let queuedBytes = 0;
     let failure: FetchError | null = null;
-    // Small responses are gathered into one write; a big one (a body) goes out at once.
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
     for (const message of messages) {
       let built: Built;
       if (inFlight === 1) {
@@ -94,18 +110,11 @@ export const fetch: ImapCommand<'FETCH'> = {
         if (!(built.error instanceof FetchError)) throw built.error;
         failure ??= built.error;
       } else {
-        for (const chunk of encodeFetchResponse(message.seq, built.items, base)) {
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-        }
+        writeFetchResponse(batch, message.seq, built.items);
       }
-      if (pendingBytes >= WRITE_BATCH_BYTES) {
-        await ctx.send(pending);
-        pending = [];
-        pendingBytes = 0;
-      }
+      await flush(WRITE_BATCH_BYTES);
     }
-    if (pending.length > 0) await ctx.send(pending);
+    await flush(1);
     if (failure) throw new ImapError('NO', failure.sentence, { name: failure.responseCode });
   },
 };

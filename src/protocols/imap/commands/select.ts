@@ -17,6 +17,7 @@
 import type { Uid } from '../../../store/types.js';
 import { bad } from '../errors.js';
 import { flagsResponse, permanentFlagsValue } from '../responses.js';
+import { mailboxListCache } from '../mailbox-cache.js';
 import { SelectedMailbox } from '../selected-mailbox.js';
 import { requireMailbox } from '../session-helpers.js';
 import { AUTHENTICATED_STATES, type CommandContext, type ImapCommand, type RequestOf } from '../session-context.js';
@@ -39,7 +40,7 @@ export function openMailboxCommand<N extends 'SELECT' | 'EXAMINE'>(name: N): Ima
       if (hadSelected) await ctx.untaggedStatus('OK', 'previous mailbox closed', { name: 'CLOSED' });
       const mailbox = await requireMailbox(ctx, request.mailbox);
       if (request.condstore) ctx.enable('CONDSTORE');
-      const view = await SelectedMailbox.open(ctx.store.mail, mailbox, readOnly);
+      const view = await SelectedMailbox.open(ctx.store.mail, mailbox, readOnly, mailboxListCache(ctx.store.mail));
       const rev2 = ctx.isEnabled('IMAP4REV2');
       const keywords = view.keywords();
       await ctx.untagged(flagsResponse(keywords));

@@ -31,11 +31,11 @@
  * Body data is never re-encoded: BODY[] and RFC822 are the exact stored
  * bytes (issue 3), sections are views of them, sent as literals.
  */
-import { sectionRange, type MimeIndex } from '../../../mail/mime/index.js';
+import { filterHeaderFields, sectionRange, type MimeIndex } from '../../../mail/mime/index.js';
 import type { MessageRecord } from '../../../store/types.js';
 import type { MessageContent, SessionMessage } from '../message-content.js';
 import { formatDateTime } from '../wire/dates.js';
-import { encodeFetch, flagListValue, literal, type ImapValue } from '../wire/encoder.js';
+import { atom, encodeFetch, flagListValue, literal, writeFetch, type AtomValue, type ImapValue, type ResponseWriter } from '../wire/encoder.js';
 import { fetchResponseItemName } from '../wire/fetch-attributes.js';
 import type { FetchAttribute } from '../wire/request.js';
 import { binaryContent, binarySource, bodySection, isWholeMessage, slicePartial } from './sections.js';
@@ -161,6 +161,7 @@ export function needsContent(attributes: readonly FetchAttribute[]): ContentNeed
 class MessageLoader {
   private bytesPromise: Promise<Buffer> | undefined;
   private indexPromise: Promise<MimeIndex> | undefined;
+  private headerPromise: Promise<Buffer> | undefined;
 
   constructor(
     private readonly content: MessageContent,
@@ -173,6 +174,17 @@ class MessageLoader {
 
   index(): Promise<MimeIndex> {
     return (this.indexPromise ??= this.content.index(this.record));
+  }
+
+  /** The message's header section: from the loader's cache when it has one, else sliced from the bytes. */
+  header(): Promise<Buffer> {
+    return (this.headerPromise ??= this.content.header ? this.content.header(this.record) : this.sliceHeader());
+  }
+
+  private async sliceHeader(): Promise<Buffer> {
+    const [bytes, index] = await Promise.all([this.bytes(), this.index()]);
+    const range = sectionRange(index, [], 'HEADER');
+    return range ? bytes.subarray(range.start, range.end) : Buffer.alloc(0);
   }
 }
 
@@ -193,7 +205,41 @@ function hasFlag(flags: readonly string[], flag: string): boolean {
   return flags.some((f) => f.toLowerCase() === lower);
 }
 
+/**
+ * Flags as atoms, made once per distinct flag (FETCH 1:* (FLAGS) over
+ * 100,000 messages meets a handful of them); bounded against a mailbox of
+ * endless distinct keywords. The values are shared and only read.
+ */
+const flagAtoms = new Map<string, AtomValue>();
+const singleFlagLists = new Map<string, AtomValue[]>();
+const NO_FLAGS: AtomValue[] = [];
+const MAX_DISTINCT_FLAGS = 10_000;
+
+function flagAtom(flag: string): AtomValue {
+  let value = flagAtoms.get(flag);
+  if (!value) {
+    if (flagAtoms.size >= MAX_DISTINCT_FLAGS) flagAtoms.clear();
+    value = atom(flag);
+    flagAtoms.set(flag, value);
+  }
+  return value;
+}
+
 function flagsValue(record: MessageRecord, showSeen: boolean, recent: boolean): ImapValue {
+  if (!showSeen && !recent) {
+    const stored = record.flags;
+    if (stored.length === 0) return NO_FLAGS;
+    if (stored.length === 1) {
+      let list = singleFlagLists.get(stored[0]!);
+      if (!list) {
+        if (singleFlagLists.size >= MAX_DISTINCT_FLAGS) singleFlagLists.clear();
+        list = [flagAtom(stored[0]!)];
+        singleFlagLists.set(stored[0]!, list);
+      }
+      return list;
+    }
+    return stored.map(flagAtom);
+  }
   const flags = [...record.flags];
   if (showSeen && !hasFlag(flags, SEEN)) flags.push(SEEN);
   if (recent && !hasFlag(flags, RECENT)) flags.push(RECENT);
@@ -248,7 +294,50 @@ export async function fetchItems(
   return { items, setsSeen };
 }
 
-function itemValue(attribute: FetchAttribute, record: MessageRecord, loader: MessageLoader, showSeen: boolean, recent: boolean): ImapValue | Promise<ImapValue> {
+/** Items read from the index row alone. */
+const ROW_ITEMS = new Set<FetchAttribute['kind']>(['FLAGS', 'UID', 'MODSEQ', 'INTERNALDATE', 'RFC822.SIZE']);
+type RowItem = 'FLAGS' | 'UID' | 'MODSEQ' | 'INTERNALDATE' | 'RFC822.SIZE';
+const UID_BIT = 1;
+const FLAGS_BIT = 2;
+const MODSEQ_BIT = 4;
+const ROW_ITEM_BITS: Record<RowItem, number> = { UID: UID_BIT, FLAGS: FLAGS_BIT, MODSEQ: MODSEQ_BIT, INTERNALDATE: 8, 'RFC822.SIZE': 16 };
+
+/** Whether every attribute comes from the index row, so {@link rowFetchItems} can build the response. */
+export function onlyRowItems(attributes: readonly FetchAttribute[]): boolean {
+  for (const a of attributes) if (!ROW_ITEMS.has(a.kind)) return false;
+  return true;
+}
+
+/**
+ * {@link fetchItems} for attributes that all come from the index row
+ * (FLAGS, UID, MODSEQ, INTERNALDATE, RFC822.SIZE), built at once: no
+ * promise per message when `FETCH 1:* (FLAGS)` walks 100,000 messages.
+ * Null when an attribute needs the message's content.
+ */
+export function rowFetchItems(attributes: readonly FetchAttribute[], message: SessionMessage, options: FetchOptions): FetchResult | null {
+  if (!onlyRowItems(attributes)) return null;
+  const { record } = message;
+  // None of these items implies \Seen; a seen flag set by the command itself is still shown.
+  const showSeen = options.seenSet === true;
+  const items: Array<readonly [string, ImapValue]> = [];
+  // The names already answered, one bit each (an item asked for twice is answered once).
+  let names = 0;
+  if (options.uid || (options.condstore && showSeen)) {
+    items.push(['UID', record.uid]);
+    names |= UID_BIT;
+  }
+  for (const attribute of attributes) {
+    const bit = ROW_ITEM_BITS[attribute.kind as RowItem];
+    if (names & bit) continue;
+    names |= bit;
+    items.push([fetchResponseItemName(attribute), itemValue(attribute, record, null, showSeen, options.recent === true) as ImapValue]);
+  }
+  if (showSeen && !(names & FLAGS_BIT)) items.push(['FLAGS', flagsValue(record, true, options.recent === true)]);
+  if (options.condstore && !(names & MODSEQ_BIT)) items.push(['MODSEQ', [record.modSeq]]);
+  return { items, setsSeen: false };
+}
+
+function itemValue(attribute: FetchAttribute, record: MessageRecord, loader: MessageLoader | null, showSeen: boolean, recent: boolean): ImapValue | Promise<ImapValue> {
   switch (attribute.kind) {
     case 'FLAGS':
       return flagsValue(record, showSeen, recent);
@@ -262,6 +351,7 @@ function itemValue(attribute: FetchAttribute, record: MessageRecord, loader: Mes
     case 'RFC822.SIZE':
       return record.size;
     default:
+      if (!loader) throw new Error(`${attribute.kind} needs the message's content`);
       return contentValue(attribute, record, loader);
   }
 }
@@ -284,12 +374,20 @@ async function contentValue(attribute: FetchAttribute, record: MessageRecord, lo
     case 'RFC822':
       return dataValue(await loader.bytes(), false);
     case 'RFC822.HEADER':
+      return dataValue(await loader.header(), false);
     case 'RFC822.TEXT': {
       const [bytes, index] = await Promise.all([loader.bytes(), loader.index()]);
-      const range = sectionRange(index, [], attribute.kind === 'RFC822.HEADER' ? 'HEADER' : 'TEXT');
+      const range = sectionRange(index, [], 'TEXT');
       return dataValue(range ? bytes.subarray(range.start, range.end) : Buffer.alloc(0), false);
     }
     case 'BODY[]': {
+      // The message's own header (what a mail app lists a folder with) needs neither the body nor the index.
+      const section = attribute.section;
+      if (section.part.length === 0 && (section.text === 'HEADER' || section.text === 'HEADER.FIELDS' || section.text === 'HEADER.FIELDS.NOT')) {
+        const header = await loader.header();
+        const data = section.text === 'HEADER' ? header : filterHeaderFields(header, section.fields, section.text === 'HEADER.FIELDS.NOT');
+        return dataValue(slicePartial(data, attribute.partial), false);
+      }
       const whole = isWholeMessage(attribute.section);
       const [bytes, index] = await Promise.all([loader.bytes(), whole ? null : loader.index()]);
       return dataValue(slicePartial(bodySection(bytes, index, attribute.section), attribute.partial), false);
@@ -310,6 +408,11 @@ async function contentValue(attribute: FetchAttribute, record: MessageRecord, lo
       return binaryContent(await loader.bytes(), source).length;
     }
   }
+}
+
+/** Appends one FETCH response to a writer shared by many (see writeFetch). */
+export function writeFetchResponse(w: ResponseWriter, seq: number, items: readonly FetchItem[]): void {
+  writeFetch(w, seq, items);
 }
 
 /** Encodes one FETCH response (`* seq FETCH (...)` CRLF) as chunks; literal data is not copied. */

@@ -67,10 +67,14 @@ export interface ResponseCode {
 
 const CRLF = '\r\n';
 
+/** A string that needs neither escaping nor a literal: printable ASCII but " and \. */
+const PLAIN_QUOTABLE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** Accumulates text and buffers; text runs are joined, literal data is kept as is. */
 export class ResponseWriter {
   private readonly chunks: Buffer[] = [];
   private text = '';
+  private chunkBytes = 0;
 
   constructor(readonly options: EncodeOptions = {}) {}
 
@@ -83,8 +87,16 @@ export class ResponseWriter {
   /** Appends bytes exactly as given. */
   bytes(data: Buffer): this {
     this.flushText();
-    if (data.length > 0) this.chunks.push(data);
+    if (data.length > 0) {
+      this.chunks.push(data);
+      this.chunkBytes += data.length;
+    }
     return this;
+  }
+
+  /** About how many bytes were written so far (text counted in characters): for batching writes. */
+  get approximateLength(): number {
+    return this.chunkBytes + this.text.length;
   }
 
   /** Appends one value. */
@@ -98,7 +110,8 @@ export class ResponseWriter {
       if (value < 0n) throw new RangeError('an IMAP number must be non-negative');
       return this.raw(value.toString());
     }
-    if (typeof value === 'string') return this.stringValue(Buffer.from(value, 'utf8'));
+    // Printable ASCII without quote or backslash (INTERNALDATE, most ENVELOPE strings) is quoted as is.
+    if (typeof value === 'string') return PLAIN_QUOTABLE.test(value) ? this.raw(`"${value}"`) : this.stringValue(Buffer.from(value, 'utf8'));
     if (Buffer.isBuffer(value)) return this.stringValue(value);
     if (Array.isArray(value)) {
       this.raw('(');
@@ -130,14 +143,14 @@ export class ResponseWriter {
 
   private stringValue(data: Buffer): this {
     if (!canQuote(data, this.options.utf8 ?? false)) return this.literalValue(data, false);
-    this.flushText();
-    this.chunks.push(Buffer.from('"'), escapeQuoted(data), Buffer.from('"'));
-    return this;
+    return this.raw('"').bytes(escapeQuoted(data)).raw('"');
   }
 
   private flushText(): void {
     if (this.text.length > 0) {
-      this.chunks.push(Buffer.from(this.text, 'utf8'));
+      const chunk = Buffer.from(this.text, 'utf8');
+      this.chunks.push(chunk);
+      this.chunkBytes += chunk.length;
       this.text = '';
     }
   }
@@ -228,12 +241,18 @@ export function encodeChallenge(data: Buffer): Buffer {
  * fetchResponseItemName in fetch-attributes.ts); values follow the value rules.
  */
 export function encodeFetch(seq: number, items: ReadonlyArray<readonly [string, ImapValue]>, options: EncodeOptions = {}): Buffer[] {
-  const w = new ResponseWriter(options).raw(`* ${seq} FETCH (`);
-  items.forEach(([name, value], i) => {
-    w.raw(`${i > 0 ? ' ' : ''}${name} `);
+  return writeFetch(new ResponseWriter(options), seq, items).toChunks();
+}
+
+/** The same, appended to a writer: many responses share one writer and go out as a few chunks. */
+export function writeFetch(w: ResponseWriter, seq: number, items: ReadonlyArray<readonly [string, ImapValue]>): ResponseWriter {
+  w.raw(`* ${seq} FETCH (`);
+  for (let i = 0; i < items.length; i++) {
+    const [name, value] = items[i]!;
+    w.raw(i > 0 ? ` ${name} ` : `${name} `);
     w.value(value);
-  });
-  return w.raw(')' + CRLF).toChunks();
+  }
+  return w.raw(')' + CRLF);
 }
 
 /** A mailbox name as a value: modified UTF-7 unless UTF8=ACCEPT is on, always a string. */

@@ -1,7 +1,7 @@
 /** The cluster registry (nodes and traffic managers, heartbeats, health) on the embedded store. */
-import { StoreError, asStoreError } from '../errors.js';
+import { StoreError } from '../errors.js';
 import type { ClusterRegistry, Member, MemberRegistration, MemberState, ServiceHealth } from '../types.js';
-import { prepared, type Db } from './database.js';
+import { type Db, prepared, storeCall } from './database.js';
 import { toMember, type MemberRow } from '../rows.js';
 import { checkMemberName } from '../rules.js';
 
@@ -11,18 +11,11 @@ const states: readonly MemberState[] = ['up', 'draining', 'down'];
 export class SqliteClusterRegistry implements ClusterRegistry {
   constructor(private readonly db: Db) {}
 
-  private run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw asStoreError(err, what);
-    }
-  }
 
   async register(member: MemberRegistration): Promise<void> {
     checkMemberName(member.name);
     const now = Date.now();
-    this.run('registering a cluster member', () => prepared(this.db, `INSERT INTO cluster_members
+    storeCall('registering a cluster member', () => prepared(this.db, `INSERT INTO cluster_members
         (name, role, address, source_address, host, pid, version, services, state, started_at, heartbeat_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'up', ?, ?)
       ON CONFLICT (name) DO UPDATE SET role = excluded.role, address = excluded.address,
@@ -33,7 +26,7 @@ export class SqliteClusterRegistry implements ClusterRegistry {
   }
 
   async heartbeat(name: string, services: Record<string, ServiceHealth>): Promise<void> {
-    const result = this.run('recording a heartbeat', () =>
+    const result = storeCall('recording a heartbeat', () =>
       prepared(this.db, `UPDATE cluster_members SET heartbeat_at = ?, services = ?,
           state = CASE WHEN state = 'draining' THEN 'draining' ELSE 'up' END WHERE name = ?`)
         .run(Date.now(), JSON.stringify(services), name));
@@ -42,23 +35,23 @@ export class SqliteClusterRegistry implements ClusterRegistry {
 
   async setState(name: string, state: MemberState): Promise<void> {
     if (!states.includes(state)) throw new StoreError('bad-parameters', `state must be one of ${states.join(', ')}`);
-    const result = this.run('changing a member state', () => prepared(this.db, 'UPDATE cluster_members SET state = ? WHERE name = ?').run(state, name));
+    const result = storeCall('changing a member state', () => prepared(this.db, 'UPDATE cluster_members SET state = ? WHERE name = ?').run(state, name));
     if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
   }
 
   async list(opts: { staleAfterMs?: number } = {}): Promise<Member[]> {
     const now = Date.now();
-    const rows = this.run('listing cluster members', () => prepared(this.db, 'SELECT * FROM cluster_members ORDER BY role DESC, name').all() as MemberRow[]);
+    const rows = storeCall('listing cluster members', () => prepared(this.db, 'SELECT * FROM cluster_members ORDER BY role DESC, name').all() as MemberRow[]);
     return rows.map((r) => toMember(r, opts.staleAfterMs ?? defaultStaleAfterMs, now));
   }
 
   async get(name: string, opts: { staleAfterMs?: number } = {}): Promise<Member | null> {
-    const row = this.run('reading a cluster member', () => prepared(this.db, 'SELECT * FROM cluster_members WHERE name = ?').get(name) as MemberRow | undefined);
+    const row = storeCall('reading a cluster member', () => prepared(this.db, 'SELECT * FROM cluster_members WHERE name = ?').get(name) as MemberRow | undefined);
     return row ? toMember(row, opts.staleAfterMs ?? defaultStaleAfterMs, Date.now()) : null;
   }
 
   async remove(name: string): Promise<void> {
-    const result = this.run('removing a cluster member', () => prepared(this.db, 'DELETE FROM cluster_members WHERE name = ?').run(name));
+    const result = storeCall('removing a cluster member', () => prepared(this.db, 'DELETE FROM cluster_members WHERE name = ?').run(name));
     if (result.changes === 0) throw new StoreError('not-found', `no cluster member ${name}`);
   }
 }

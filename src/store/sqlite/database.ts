@@ -7,7 +7,7 @@
  * power cut, and a commit here is a promise made to a sender.
  */
 import Database from 'better-sqlite3';
-import { StoreError } from '../errors.js';
+import { StoreError, asStoreError } from '../errors.js';
 import { latestVersion, migrations } from './migrations.js';
 
 export type Db = Database.Database;
@@ -42,6 +42,21 @@ export function migrate(db: Db): number[] {
   });
   step.immediate();
   return applied;
+}
+
+/** Runs one store call; a driver error comes out as a StoreError that says what was being done. */
+export function storeCall<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asStoreError(err, what);
+  }
+}
+
+/** Whether a driver error is a duplicate key (a primary key or unique constraint). */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = String((err as { code?: string })?.code);
+  return code.startsWith('SQLITE_CONSTRAINT_PRIMARYKEY') || code.startsWith('SQLITE_CONSTRAINT_UNIQUE');
 }
 
 /** Runs fn in a write transaction that takes the write lock up front. */

@@ -1,18 +1,13 @@
 /** The directory (domains, users, aliases, forwards) on the embedded store. */
 import { checkPassword, checkQuota, checkRole, maxAliasDepth, normalizeAliasAddress } from '../rules.js';
-import { StoreError, asStoreError } from '../errors.js';
+import { StoreError } from '../errors.js';
 import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
 import { defaultMailboxes } from '../default-mailboxes.js';
 import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId } from '../types.js';
-import { prepared, type Db } from './database.js';
+import { type Db, isUniqueViolation, prepared, storeCall } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
 import { toUser, type UserRow } from '../rows.js';
-
-function isUniqueViolation(err: unknown): boolean {
-  return String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT_PRIMARYKEY') ||
-    String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
-}
 
 export class SqliteDirectory implements Directory {
   constructor(private readonly db: Db, private readonly feed: SqliteChangeFeed) {}
@@ -26,13 +21,6 @@ export class SqliteDirectory implements Directory {
     });
   }
 
-  private run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw asStoreError(err, what);
-    }
-  }
 
   private requireDomain(domain: string): void {
     const row = prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(domain);
@@ -42,7 +30,7 @@ export class SqliteDirectory implements Directory {
   async addDomain(name: string): Promise<Domain> {
     const domain = normalizeDomain(name);
     const createdAt = Date.now();
-    return this.run('adding a domain', () => {
+    return storeCall('adding a domain', () => {
       try {
         this.write(() => prepared(this.db, 'INSERT INTO domains (name, created_at) VALUES (?, ?)').run(domain, createdAt));
       } catch (err) {
@@ -54,14 +42,14 @@ export class SqliteDirectory implements Directory {
   }
 
   async listDomains(): Promise<Domain[]> {
-    return this.run('listing domains', () =>
+    return storeCall('listing domains', () =>
       (prepared(this.db, 'SELECT name, created_at FROM domains ORDER BY name').all() as { name: string; created_at: number }[])
         .map((r) => ({ name: r.name, createdAt: new Date(r.created_at) })));
   }
 
   async removeDomain(name: string): Promise<void> {
     const domain = normalizeDomain(name);
-    this.run('removing a domain', () => this.write(() => {
+    storeCall('removing a domain', () => this.write(() => {
       this.requireDomain(domain);
       const users = (prepared(this.db, 'SELECT count(*) AS n FROM users WHERE domain = ?').get(domain) as { n: number }).n;
       const aliases = (prepared(this.db, 'SELECT count(DISTINCT address) AS n FROM aliases WHERE domain = ?').get(domain) as { n: number }).n;
@@ -80,7 +68,7 @@ export class SqliteDirectory implements Directory {
     } catch {
       return false;
     }
-    return this.run('looking up a domain', () => prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined);
+    return storeCall('looking up a domain', () => prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined);
   }
 
   async addUser(user: NewUser): Promise<User> {
@@ -90,7 +78,7 @@ export class SqliteDirectory implements Directory {
     checkPassword(user.password);
     const hash = await hashPassword(user.password);
     const createdAt = Date.now();
-    return this.run('adding a user', () => this.write(() => {
+    return storeCall('adding a user', () => this.write(() => {
       const domain = domainOf(address);
       this.requireDomain(domain);
       let id: number;
@@ -121,17 +109,17 @@ export class SqliteDirectory implements Directory {
     } catch {
       return null;
     }
-    const row = this.run('looking up a user', () => prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
+    const row = storeCall('looking up a user', () => prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
     return row ? toUser(row) : null;
   }
 
   async getUserById(id: UserId): Promise<User | null> {
-    const row = this.run('looking up a user', () => prepared(this.db, 'SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined);
+    const row = storeCall('looking up a user', () => prepared(this.db, 'SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined);
     return row ? toUser(row) : null;
   }
 
   async listUsers(domain?: string): Promise<User[]> {
-    const rows = this.run('listing users', () => domain === undefined
+    const rows = storeCall('listing users', () => domain === undefined
       ? prepared(this.db, 'SELECT * FROM users ORDER BY address').all()
       : prepared(this.db, 'SELECT * FROM users WHERE domain = ? ORDER BY address').all(normalizeDomain(domain))) as UserRow[];
     return rows.map(toUser);
@@ -143,7 +131,7 @@ export class SqliteDirectory implements Directory {
     checkRole(changes.role);
     checkPassword(changes.password);
     const hash = changes.password !== undefined ? await hashPassword(changes.password) : undefined;
-    return this.run('changing a user', () => this.write(() => {
+    return storeCall('changing a user', () => this.write(() => {
       const row = prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined;
       if (!row) throw new StoreError('not-found', `no user ${normalized}`);
       prepared(this.db, `UPDATE users SET password_hash = ?, quota_bytes = ?, customer_id = ?, enabled = ?, role = ? WHERE id = ?`).run(
@@ -160,7 +148,7 @@ export class SqliteDirectory implements Directory {
 
   async removeUser(address: string): Promise<void> {
     const normalized = normalizeAddress(address);
-    this.run('removing a user', () => this.write(() => {
+    storeCall('removing a user', () => this.write(() => {
       const result = prepared(this.db, 'DELETE FROM users WHERE address = ?').run(normalized);
       if (result.changes === 0) throw new StoreError('not-found', `no user ${normalized}`);
       prepared(this.db, 'DELETE FROM forwards WHERE address = ?').run(normalized);
@@ -175,7 +163,7 @@ export class SqliteDirectory implements Directory {
       // fall through: still spend the time a real check takes
     }
     const row = normalized === null ? undefined
-      : this.run('checking a password', () => prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
+      : storeCall('checking a password', () => prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(normalized) as UserRow | undefined);
     const ok = await verifyPassword(password, row?.password_hash ?? unmatchableHash);
     if (!row || !ok || row.enabled !== 1) return null;
     return toUser(row);
@@ -185,7 +173,7 @@ export class SqliteDirectory implements Directory {
     const alias = normalizeAliasAddress(address);
     if (targets.length === 0) throw new StoreError('bad-parameters', 'an alias needs at least one target');
     const normalizedTargets = [...new Set(targets.map((t) => normalizeAddress(t)))];
-    return this.run('adding an alias', () => this.write(() => {
+    return storeCall('adding an alias', () => this.write(() => {
       const domain = domainOf(alias);
       this.requireDomain(domain);
       const existing = prepared(this.db, 'SELECT target FROM aliases WHERE address = ?').all(alias) as { target: string }[];
@@ -202,7 +190,7 @@ export class SqliteDirectory implements Directory {
   }
 
   async listAliases(domain?: string): Promise<Alias[]> {
-    const rows = this.run('listing aliases', () => (domain === undefined
+    const rows = storeCall('listing aliases', () => (domain === undefined
       ? prepared(this.db, 'SELECT address, target FROM aliases ORDER BY address, position').all()
       : prepared(this.db, 'SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, position').all(normalizeDomain(domain))) as { address: string; target: string }[]);
     const byAddress = new Map<string, string[]>();
@@ -216,7 +204,7 @@ export class SqliteDirectory implements Directory {
 
   async removeAlias(address: string): Promise<void> {
     const alias = normalizeAliasAddress(address);
-    const result = this.run('removing an alias', () => this.write(() => prepared(this.db, 'DELETE FROM aliases WHERE address = ?').run(alias)));
+    const result = storeCall('removing an alias', () => this.write(() => prepared(this.db, 'DELETE FROM aliases WHERE address = ?').run(alias)));
     if (result.changes === 0) throw new StoreError('not-found', `no alias ${alias}`);
   }
 
@@ -224,7 +212,7 @@ export class SqliteDirectory implements Directory {
     const from = normalizeAddress(address);
     const to = normalizeAddress(target);
     if (from === to) throw new StoreError('bad-parameters', 'an address cannot forward to itself');
-    return this.run('adding a forward', () => this.write(() => {
+    return storeCall('adding a forward', () => this.write(() => {
       const user = prepared(this.db, 'SELECT 1 FROM users WHERE address = ?').get(from);
       if (!user) throw new StoreError('not-found', `no user ${from}; forwards belong to users`);
       try {
@@ -238,14 +226,14 @@ export class SqliteDirectory implements Directory {
   }
 
   async listForwards(domain?: string): Promise<Forward[]> {
-    const rows = this.run('listing forwards', () => (domain === undefined
+    const rows = storeCall('listing forwards', () => (domain === undefined
       ? prepared(this.db, 'SELECT address, target, keep_copy FROM forwards ORDER BY address, target').all()
       : prepared(this.db, 'SELECT address, target, keep_copy FROM forwards WHERE domain = ? ORDER BY address, target').all(normalizeDomain(domain))) as { address: string; target: string; keep_copy: number }[]);
     return rows.map((r) => ({ address: r.address, target: r.target, keepCopy: r.keep_copy === 1 }));
   }
 
   async removeForward(address: string, target: string): Promise<void> {
-    const result = this.run('removing a forward', () => this.write(() =>
+    const result = storeCall('removing a forward', () => this.write(() =>
       prepared(this.db, 'DELETE FROM forwards WHERE address = ? AND target = ?').run(normalizeAddress(address), normalizeAddress(target))));
     if (result.changes === 0) throw new StoreError('not-found', `${address} does not forward to ${target}`);
   }
@@ -257,7 +245,7 @@ export class SqliteDirectory implements Directory {
     } catch {
       return null;
     }
-    return this.run('resolving a recipient', () => {
+    return storeCall('resolving a recipient', () => {
       const local = new Map<number, User>();
       const remote = new Set<string>();
       const seen = new Set<string>();

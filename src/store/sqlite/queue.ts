@@ -3,28 +3,21 @@
  * transaction (BEGIN IMMEDIATE), which every process on the machine takes
  * in turn, so two workers never lease the same recipient.
  */
-import { StoreError, asStoreError } from '../errors.js';
+import { StoreError } from '../errors.js';
 import { checkNewQueuedMessage, checkOutcomes, likeSuffix, newQueueId, recipientDomain, toQueuedMessages,
   type QueueMessageRow, type QueueRecipientRow } from '../queue-rules.js';
 import type { NewQueuedMessage, OutboundQueue, QueuedMessage, RecipientOutcome } from '../types.js';
-import { prepared, writeTransaction, type Db } from './database.js';
+import { type Db, prepared, storeCall, writeTransaction } from './database.js';
 
 export class SqliteQueue implements OutboundQueue {
   constructor(private readonly db: Db) {}
 
-  private run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw asStoreError(err, what);
-    }
-  }
 
   async enqueue(message: NewQueuedMessage): Promise<string> {
     const recipients = checkNewQueuedMessage(message);
     const id = newQueueId();
     const now = Date.now();
-    this.run('queueing a message', () => writeTransaction(this.db, () => {
+    storeCall('queueing a message', () => writeTransaction(this.db, () => {
       prepared(this.db, 'INSERT INTO queue_messages (id, sender, blob_id, size, created_at, origin) VALUES (?, ?, ?, ?, ?, ?)')
         .run(id, message.sender, message.blobId, message.size, now, message.origin);
       const insert = prepared(this.db, 'INSERT INTO queue_recipients (queue_id, recipient, domain, next_attempt_at) VALUES (?, ?, ?, ?)');
@@ -35,7 +28,7 @@ export class SqliteQueue implements OutboundQueue {
 
   async claim(opts: { owner: string; leaseMs: number; limit: number }): Promise<QueuedMessage[]> {
     if (opts.limit <= 0) return [];
-    return this.run('claiming queued mail', () => writeTransaction(this.db, () => {
+    return storeCall('claiming queued mail', () => writeTransaction(this.db, () => {
       const now = Date.now();
       const due = prepared(this.db, `SELECT * FROM queue_recipients
           WHERE state = 'queued' AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
@@ -56,7 +49,7 @@ export class SqliteQueue implements OutboundQueue {
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<number> {
-    return this.run('renewing queue leases', () => {
+    return storeCall('renewing queue leases', () => {
       const now = Date.now();
       return prepared(this.db, `UPDATE queue_recipients SET lease_expires_at = ?
           WHERE lease_owner = ? AND state = 'queued' AND lease_expires_at > ?`).run(now + leaseMs, owner, now).changes;
@@ -65,7 +58,7 @@ export class SqliteQueue implements OutboundQueue {
 
   async settle(id: string, owner: string, outcomes: RecipientOutcome[]): Promise<{ removed: boolean }> {
     checkOutcomes(outcomes);
-    return this.run('recording delivery attempts', () => writeTransaction(this.db, () => {
+    return storeCall('recording delivery attempts', () => writeTransaction(this.db, () => {
       const now = Date.now();
       // Ours, or nobody's live lease: an outcome never overrides another worker's claim.
       const mine = `queue_id = ? AND recipient = ? AND state = 'queued'
@@ -86,7 +79,7 @@ export class SqliteQueue implements OutboundQueue {
   }
 
   async flush(domain?: string, opts: { subdomains?: boolean } = {}): Promise<number> {
-    return this.run('flushing the queue', () => {
+    return storeCall('flushing the queue', () => {
       const now = Date.now();
       // Every queued recipient that matches counts, due already or not: the answer is "pending now".
       if (domain === undefined) {
@@ -102,7 +95,7 @@ export class SqliteQueue implements OutboundQueue {
   }
 
   async list(opts: { domain?: string } = {}): Promise<QueuedMessage[]> {
-    return this.run('listing the queue', () => this.db.transaction(() => {
+    return storeCall('listing the queue', () => this.db.transaction(() => {
       const recipients = (opts.domain === undefined
         ? prepared(this.db, "SELECT * FROM queue_recipients WHERE state = 'queued'").all()
         : prepared(this.db, "SELECT * FROM queue_recipients WHERE state = 'queued' AND domain = ?").all(recipientDomain(`@${opts.domain}`))) as QueueRecipientRow[];
@@ -115,7 +108,7 @@ export class SqliteQueue implements OutboundQueue {
   }
 
   async get(id: string): Promise<QueuedMessage | null> {
-    return this.run('reading a queued message', () => this.db.transaction(() => {
+    return storeCall('reading a queued message', () => this.db.transaction(() => {
       const m = prepared(this.db, 'SELECT * FROM queue_messages WHERE id = ?').get(id) as QueueMessageRow | undefined;
       if (!m) return null;
       const recipients = prepared(this.db, 'SELECT * FROM queue_recipients WHERE queue_id = ?').all(id) as QueueRecipientRow[];
@@ -124,7 +117,7 @@ export class SqliteQueue implements OutboundQueue {
   }
 
   async delete(id: string): Promise<void> {
-    const changes = this.run('deleting a queued message', () => prepared(this.db, 'DELETE FROM queue_messages WHERE id = ?').run(id).changes);
+    const changes = storeCall('deleting a queued message', () => prepared(this.db, 'DELETE FROM queue_messages WHERE id = ?').run(id).changes);
     if (changes === 0) throw new StoreError('not-found', `no queued message ${id}`);
   }
 }

@@ -2,23 +2,13 @@
 import { StoreError, asStoreError } from '../errors.js';
 import { checkNewToken } from '../token-rules.js';
 import type { AccessToken, AccessTokenKind, AccessTokens, NewAccessToken } from '../types.js';
-import { prepared, type Db } from './database.js';
+import { type Db, isUniqueViolation, prepared, storeCall } from './database.js';
 import { toToken, type TokenRow } from '../rows.js';
 
-function isUniqueViolation(err: unknown): boolean {
-  return String((err as { code?: string })?.code).startsWith('SQLITE_CONSTRAINT');
-}
 
 export class SqliteTokens implements AccessTokens {
   constructor(private readonly db: Db) {}
 
-  private run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw asStoreError(err, what);
-    }
-  }
 
   async create(token: NewAccessToken): Promise<AccessToken> {
     const t = checkNewToken(token);
@@ -34,32 +24,32 @@ export class SqliteTokens implements AccessTokens {
   }
 
   async find(id: string): Promise<{ token: AccessToken; secretHash: string } | null> {
-    const row = this.run('reading a token', () =>
+    const row = storeCall('reading a token', () =>
       prepared(this.db, 'SELECT * FROM access_tokens WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)').get(id, Date.now()) as TokenRow | undefined);
     return row ? { token: toToken(row), secretHash: row.secret_hash } : null;
   }
 
   async list(opts: { kind?: AccessTokenKind } = {}): Promise<AccessToken[]> {
-    const rows = this.run('listing tokens', () =>
+    const rows = storeCall('listing tokens', () =>
       prepared(this.db, `SELECT * FROM access_tokens WHERE (expires_at IS NULL OR expires_at > ?) AND (? IS NULL OR kind = ?) ORDER BY created_at, id`)
         .all(Date.now(), opts.kind ?? null, opts.kind ?? null) as TokenRow[]);
     return rows.map(toToken);
   }
 
   async touch(id: string, at: Date): Promise<void> {
-    this.run('recording a token\'s use', () => prepared(this.db, 'UPDATE access_tokens SET last_used_at = ? WHERE id = ?').run(at.getTime(), id));
+    storeCall('recording a token\'s use', () => prepared(this.db, 'UPDATE access_tokens SET last_used_at = ? WHERE id = ?').run(at.getTime(), id));
   }
 
   async remove(id: string): Promise<void> {
-    const changes = this.run('removing a token', () => prepared(this.db, 'DELETE FROM access_tokens WHERE id = ?').run(id).changes);
+    const changes = storeCall('removing a token', () => prepared(this.db, 'DELETE FROM access_tokens WHERE id = ?').run(id).changes);
     if (changes === 0) throw new StoreError('not-found', `no token ${id}`);
   }
 
   async removeForSubject(subject: string): Promise<number> {
-    return this.run('removing tokens', () => prepared(this.db, 'DELETE FROM access_tokens WHERE subject = ?').run(subject.trim().toLowerCase()).changes);
+    return storeCall('removing tokens', () => prepared(this.db, 'DELETE FROM access_tokens WHERE subject = ?').run(subject.trim().toLowerCase()).changes);
   }
 
   async removeExpired(): Promise<number> {
-    return this.run('removing expired tokens', () => prepared(this.db, 'DELETE FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?').run(Date.now()).changes);
+    return storeCall('removing expired tokens', () => prepared(this.db, 'DELETE FROM access_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?').run(Date.now()).changes);
   }
 }

@@ -4,7 +4,8 @@
  * backends' StoreTransfer: every domain, user (password hashes as they
  * are), alias, forward, mailbox (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ),
  * subscription, message (UID, flags, modseq, internal date), expunge
- * tombstone, MIME index and setting, with the same ids; and every blob
+ * tombstone, MIME index, setting and vacation auto-reply (with its log of
+ * replies sent), with the same ids; and every blob
  * the messages use.
  *
  * Order of durability: the blobs of each batch of messages are copied (and
@@ -37,7 +38,8 @@ export async function copyStore(from: Store, to: Store, opts: CopyOptions = {}):
     throw new StoreError('exists', `the store at ${to.location} is not empty; copy into a new, empty store`);
   }
   const counts: CopyCounts = {
-    domains: 0, users: 0, aliases: 0, forwards: 0, mailboxes: 0, subscriptions: 0, messages: 0, expunged: 0, messageIndex: 0, settings: 0, blobs: 0,
+    domains: 0, users: 0, aliases: 0, forwards: 0, mailboxes: 0, subscriptions: 0, messages: 0, expunged: 0, messageIndex: 0, settings: 0,
+    vacations: 0, vacationReplies: 0, blobs: 0,
   };
   const copied = new Set<string>();
 

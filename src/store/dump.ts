@@ -59,6 +59,12 @@ const tables: TableSpec[] = [
   { table: 'expunged', sql: 'expunged', key: ['mailbox_id', 'uid'], columns: [['mailbox_id', 'mailboxId'], ['uid', 'uid'], ['modseq', 'modSeq']] },
   { table: 'messageIndex', sql: 'message_index', key: ['blob_id'], columns: [['blob_id', 'blobId'], ['version', 'version'], ['data', 'data']] },
   { table: 'settings', sql: 'settings', key: ['key'], columns: [['key', 'key'], ['value', 'value']] },
+  {
+    table: 'vacations', sql: 'vacations', key: ['user_id'], booleans: ['enabled'],
+    columns: [['user_id', 'userId'], ['enabled', 'enabled'], ['subject', 'subject'], ['body', 'body'], ['starts_at', 'startsAt'], ['ends_at', 'endsAt'],
+      ['period_days', 'periodDays'], ['updated_at', 'updatedAt']],
+  },
+  { table: 'vacationReplies', sql: 'vacation_replies', key: ['user_id', 'sender'], columns: [['user_id', 'userId'], ['sender', 'sender'], ['replied_at', 'repliedAt']] },
 ];
 
 export const dumpTableOrder: readonly StoreDumpBatch['table'][] = tables.map((t) => t.table);

@@ -340,6 +340,8 @@ export interface Blobs {
 export interface ServiceHealth {
   port: number;
   healthy: boolean;
+  /** Client connections open at the last heartbeat; absent from members that do not count them. */
+  connections?: number;
 }
 
 /** What a cluster member is: a node serving mail, or a traffic manager in front of the nodes. */
@@ -617,6 +619,86 @@ export interface AccessTokens {
   removeExpired(): Promise<number>;
 }
 
+// ---------------------------------------------------------------- vacation auto-reply
+
+/** A user's vacation auto-reply (RFC 3834), as the user set it on /settings. */
+export interface VacationSettings {
+  enabled: boolean;
+  /** The reply's subject; '' means "Auto: " and the original subject. */
+  subject: string;
+  /** The reply's text (plain text). */
+  body: string;
+  /** Replies start at this moment (inclusive); null: as soon as it is enabled. */
+  startsAt: Date | null;
+  /** Replies stop at this moment (exclusive); null: until it is disabled. */
+  endsAt: Date | null;
+  /** A sender gets at most one reply per this many days (1 to 365). */
+  periodDays: number;
+}
+
+/**
+ * Vacation settings and the log of who was answered when, shared by every
+ * node, so "at most once per sender per period" holds whichever node takes
+ * the mail. A user's rows go with the user.
+ */
+export interface Vacations {
+  /** The user's settings, or null when never set. */
+  get(userId: UserId): Promise<VacationSettings | null>;
+  /**
+   * Replaces the user's settings and forgets whom it already answered, so
+   * the new text reaches every sender once ('bad-parameters' for values out
+   * of range, 'not-found' for no such user).
+   */
+  set(userId: UserId, settings: VacationSettings): Promise<VacationSettings>;
+  /** Of the given users, those whose vacation is on at `at`, with their settings. */
+  activeAmong(userIds: readonly UserId[], at: Date): Promise<Map<UserId, VacationSettings>>;
+  /**
+   * Claims the right to answer `sender` for `userId` at `at`: true (and
+   * `at` recorded) when no reply to that sender (case-insensitive) was
+   * recorded within the last `periodMs`; false otherwise. Atomic across
+   * processes: of two concurrent claims one wins.
+   */
+  claimReply(userId: UserId, sender: string, periodMs: number, at: Date): Promise<boolean>;
+  /** Forgets replies recorded before `before`; returns how many. */
+  pruneReplies(before: Date): Promise<number>;
+}
+
+// ---------------------------------------------------------------- failed logins
+
+/**
+ * One client address's or one account's recent failed logins, kept in the
+ * store so every node's login throttle (src/net/login-throttle.ts) sees the
+ * failures made on the others.
+ */
+export interface LoginFailureTally {
+  /** What failed, as the throttle names it ("address:192.0.2.7", "account:me@example.org"). */
+  key: string;
+  /** Failures counted since the tally last expired. */
+  failures: number;
+  /** The latest failure (the store's clock). */
+  lastFailureAt: Date;
+  /** When the tally is forgotten unless another failure comes first. */
+  expiresAt: Date;
+}
+
+/** Recent failed logins, shared by every node and protocol. */
+export interface LoginFailures {
+  /**
+   * Counts one failure against each key, now (the store's clock); a tally
+   * past its expiry starts again at 1. Each tally then expires forgetAfterMs
+   * after this failure. Returns the tallies after counting, in keys' order.
+   */
+  record(keys: readonly string[], forgetAfterMs: number): Promise<LoginFailureTally[]>;
+  /** The unexpired tallies of these keys (absent keys are left out). */
+  get(keys: readonly string[]): Promise<LoginFailureTally[]>;
+  /** Unexpired tallies whose latest failure is at or after `since`: how a process's cache catches up. */
+  changedSince(since: Date): Promise<LoginFailureTally[]>;
+  /** Forgets these keys' tallies (an operator's unblock); returns how many there were. */
+  clear(keys: readonly string[]): Promise<number>;
+  /** Deletes expired tallies; returns how many. */
+  removeExpired(): Promise<number>;
+}
+
 // ---------------------------------------------------------------- whole-store transfer
 
 /**
@@ -641,7 +723,11 @@ export type StoreDumpBatch =
   | { table: 'messages'; rows: { mailboxId: number; uid: number; blobId: string; size: number; internalDate: number; flags: string; modSeq: number }[] }
   | { table: 'expunged'; rows: { mailboxId: number; uid: number; modSeq: number }[] }
   | { table: 'messageIndex'; rows: { blobId: string; version: number; data: string }[] }
-  | { table: 'settings'; rows: { key: string; value: string }[] };
+  | { table: 'settings'; rows: { key: string; value: string }[] }
+  | { table: 'vacations'; rows: {
+      userId: number; enabled: boolean; subject: string; body: string; startsAt: number | null; endsAt: number | null; periodDays: number; updatedAt: number;
+    }[] }
+  | { table: 'vacationReplies'; rows: { userId: number; sender: string; repliedAt: number }[] };
 
 /**
  * Reading and loading a whole store, for `rookery store copy` (copy.ts).
@@ -678,5 +764,9 @@ export interface Store {
   readonly tokens: AccessTokens;
   /** Export and import of the whole store (rookery store copy). */
   readonly transfer: StoreTransfer;
+  /** Vacation auto-reply settings and the log of replies sent. */
+  readonly vacation: Vacations;
+  /** Recent failed logins per client address and account (the shared login throttle). */
+  readonly loginFailures: LoginFailures;
   close(): Promise<void>;
 }

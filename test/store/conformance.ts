@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { isStoreError } from '../../src/store/errors.js';
 import type { BlobId, Store, Uid } from '../../src/store/types.js';
 import { queueConformance } from './queue-conformance.js';
+import { vacationConformance } from './vacation-conformance.js';
 import { changeFeedConformance } from './change-feed-conformance.js';
+import { loginFailuresConformance } from './login-failures-conformance.js';
 
 export interface OpenedStore {
   store: Store;
@@ -468,6 +470,10 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
     });
 
     queueConformance(() => store);
+
+    vacationConformance(() => store);
+
+    loginFailuresConformance(() => store);
 
     changeFeedConformance(() => store, () => opened.reopen?.() ?? Promise.reject(new Error('this backend test gives no reopen(), which the change feed tests need')));
 

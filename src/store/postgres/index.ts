@@ -38,6 +38,8 @@ import { checkVersion, latestVersion, migrate } from './migrations.js';
 import { PgSettings } from './settings.js';
 import { PgQueue } from './queue.js';
 import { PgTokens } from './tokens.js';
+import { PgLoginFailures } from './login-failures.js';
+import { PgVacations } from './vacation.js';
 
 export { latestVersion as postgresSchemaVersion };
 
@@ -126,7 +128,9 @@ export async function openPostgresStore(location: string, opts: PostgresStoreOpt
       queue: new PgQueue(db),
       changes,
       tokens: new PgTokens(db),
+      loginFailures: new PgLoginFailures(db),
       transfer: new PgTransfer(db, where.display),
+      vacation: new PgVacations(db),
       async close() {
         await changes.close();
         await db.end();

@@ -173,6 +173,43 @@ export const migrations: { version: number; description: string; sql: string }[]
       CREATE INDEX access_tokens_subject ON access_tokens(subject);
     `,
   },
+  {
+    version: 5,
+    description: 'vacation auto-reply: settings per user and the log of replies sent (RFC 3834 once per sender per period)',
+    sql: `
+      CREATE TABLE vacations (
+        user_id      bigint PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        enabled      boolean NOT NULL DEFAULT false,
+        subject      text NOT NULL DEFAULT '',
+        body         text NOT NULL DEFAULT '',
+        starts_at    bigint,
+        ends_at      bigint,
+        period_days  integer NOT NULL DEFAULT 7,
+        updated_at   bigint NOT NULL
+      );
+      CREATE TABLE vacation_replies (
+        user_id     bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sender      text COLLATE "C" NOT NULL,
+        replied_at  bigint NOT NULL,
+        PRIMARY KEY (user_id, sender)
+      );
+      CREATE INDEX vacation_replies_at ON vacation_replies(replied_at);
+    `,
+  },
+  {
+    version: 6,
+    description: 'failed logins per client address and account, shared by every node\'s login throttle',
+    sql: `
+      CREATE TABLE login_failures (
+        key              text COLLATE "C" PRIMARY KEY,
+        failures         integer NOT NULL,
+        last_failure_at  bigint NOT NULL,
+        expires_at       bigint NOT NULL
+      );
+      CREATE INDEX login_failures_last ON login_failures(last_failure_at);
+      CREATE INDEX login_failures_expiry ON login_failures(expires_at);
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

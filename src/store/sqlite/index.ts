@@ -18,6 +18,8 @@ import { SqliteChangeFeed } from './changes.js';
 import { SqliteTransfer } from './transfer.js';
 import { SqliteQueue } from './queue.js';
 import { SqliteTokens } from './tokens.js';
+import { SqliteLoginFailures } from './login-failures.js';
+import { SqliteVacations } from './vacation.js';
 
 export async function openSqliteStore(dir: string, opts: { migrate?: boolean } = {}): Promise<Store> {
   try {
@@ -46,7 +48,9 @@ export async function openSqliteStore(dir: string, opts: { migrate?: boolean } =
     queue: new SqliteQueue(db),
     changes,
     tokens: new SqliteTokens(db),
+    loginFailures: new SqliteLoginFailures(db),
     transfer: new SqliteTransfer(db, dir),
+    vacation: new SqliteVacations(db),
     async close() {
       changes.close();
       db.close();

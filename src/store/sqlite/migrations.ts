@@ -185,6 +185,43 @@ export const migrations: { version: number; description: string; sql: string }[]
       CREATE INDEX access_tokens_subject ON access_tokens(subject);
     `,
   },
+  {
+    version: 8,
+    description: 'vacation auto-reply: settings per user and the log of replies sent (RFC 3834 once per sender per period)',
+    sql: `
+      CREATE TABLE vacations (
+        user_id      INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        enabled      INTEGER NOT NULL DEFAULT 0,
+        subject      TEXT NOT NULL DEFAULT '',
+        body         TEXT NOT NULL DEFAULT '',
+        starts_at    INTEGER,
+        ends_at      INTEGER,
+        period_days  INTEGER NOT NULL DEFAULT 7,
+        updated_at   INTEGER NOT NULL
+      );
+      CREATE TABLE vacation_replies (
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sender      TEXT NOT NULL,
+        replied_at  INTEGER NOT NULL,
+        PRIMARY KEY (user_id, sender)
+      ) WITHOUT ROWID;
+      CREATE INDEX vacation_replies_at ON vacation_replies(replied_at);
+    `,
+  },
+  {
+    version: 9,
+    description: 'failed logins per client address and account, shared by every node\'s login throttle',
+    sql: `
+      CREATE TABLE login_failures (
+        key              TEXT PRIMARY KEY,
+        failures         INTEGER NOT NULL,
+        last_failure_at  INTEGER NOT NULL,
+        expires_at       INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX login_failures_last ON login_failures(last_failure_at);
+      CREATE INDEX login_failures_expiry ON login_failures(expires_at);
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

@@ -23,6 +23,13 @@ const adminUrl = process.env.ROOKERY_TEST_POSTGRES || 'postgres://postgres@127.0
 
 /** The simple-protocol query message for COMMIT: 'Q', int32 length, "COMMIT\0". */
 const commitMessage = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 11]), Buffer.from('COMMIT\0')]);
+/**
+ * A delivery is one autocommitted call of rookery_deliver(): pg sends its
+ * Parse/Bind/Execute/Sync in one write, and it commits at the Sync, so the
+ * call plays the part of the COMMIT.
+ */
+const deliverCall = Buffer.from('rookery_deliver(');
+const cutsAt = (d: Buffer) => d.includes(commitMessage) || d.includes(deliverCall);
 
 type Mode = 'pass' | 'after-commit' | 'instead-of-commit';
 
@@ -45,7 +52,7 @@ async function startProxy(target: URL): Promise<{ port: number; arm(mode: Mode):
     upstream.on('close', end);
     upstream.on('data', (d: Buffer) => client.write(d));
     client.on('data', (d: Buffer) => {
-      if (mode !== 'pass' && d.includes(commitMessage)) {
+      if (mode !== 'pass' && cutsAt(d)) {
         const now = mode;
         mode = 'pass';
         cuts++;
@@ -126,4 +133,44 @@ describe('PostgreSQL: a connection lost around COMMIT', { skip: reachable ? fals
       assert.equal((await store.directory.getUser('doubt@example.test'))!.usedBytes, messages.reduce((n, m) => n + m.size, 0));
     });
   }
+
+  test('a call cut off while it waits for a lock is fenced: it cannot commit after it was given up, and the retry stores the message once', async () => {
+    const user = (await store.directory.getUser('doubt@example.test'))!;
+    const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
+    const before = (await store.mail.listMessages(inbox.id)).length;
+    const blob = await store.blobs.put(Buffer.from('Subject: fenced\r\n\r\n'));
+    // Another session holds the user's row, so the call waits inside PostgreSQL
+    // (which does not notice the lost client while it waits) until this rolls back.
+    const direct = new URL(adminUrl);
+    direct.pathname = `/${name}`;
+    const holder = new pg.Client({ connectionString: direct.toString() });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [user.id]);
+      const cutsBefore = proxy.cuts();
+      proxy.arm('after-commit');
+      const delivering = store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: user.id }], onOverQuota: 'fail' });
+      // The cut, the settlement (which claims the first call's token) and the retry, now queued too.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        // Asked outside the holder's transaction, which would see one snapshot of pg_stat_activity.
+        const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", [name]);
+        if (rows[0]!.n >= 2) break;
+        assert.ok(Date.now() < deadline, 'the cut-off call and its retry both wait for the lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(proxy.cuts(), cutsBefore + 1);
+      await holder.query('ROLLBACK');
+      const result = await delivering;
+      assert.equal(result.stored.length, 1);
+      const messages = await store.mail.listMessages(inbox.id);
+      assert.equal(messages.filter((m) => m.blobId === blob.id).length, 1, 'stored exactly once');
+      assert.equal(messages.length, before + 1);
+      assert.equal(messages.find((m) => m.blobId === blob.id)!.uid, result.stored[0]!.uid);
+      assert.equal((await store.directory.getUser('doubt@example.test'))!.usedBytes, messages.reduce((n, m) => n + m.size, 0));
+    } finally {
+      await holder.end();
+    }
+  });
 });

@@ -241,5 +241,58 @@ if (reason !== null && process.env.CI === 'true') {
         assert.equal((await store.mail.mailboxStatus(archive.id)).sizeBytes, user.usedBytes);
       });
     });
+
+    describe('deliveries to one user at once, from one process', () => {
+      let db: TestDatabase;
+      let store: Store;
+      before(async () => {
+        db = await freshDatabase();
+        store = await openStore(db.location);
+        await store.directory.addDomain('batch.test');
+      });
+      after(async () => {
+        await store?.close();
+        await db?.drop();
+      });
+
+      test('they share calls, yet each is all or nothing: a refused one (over quota, no such mailbox) leaves the others stored', async () => {
+        const user = await store.directory.addUser({ address: 'busy@batch.test', password: 'x', quotaBytes: 64 * 1024 });
+        const other = await store.directory.addUser({ address: 'other@batch.test', password: 'x' });
+        const blobs = await Promise.all(Array.from({ length: 40 }, (_, i) => store.blobs.put(Buffer.from(`Subject: ${i}\r\n\r\n${'x'.repeat(100)}\r\n`))));
+        const big = await store.blobs.put(Buffer.alloc(1 << 20, 'y'));
+        const deliver = (blob: { id: typeof big.id; size: number }, userIds: number[], mailboxName?: string, onOverQuota: 'fail' | 'skip' = 'fail') =>
+          store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: userIds.map((id) => ({ userId: id as typeof user.id, mailboxName })), onOverQuota });
+        const outcomes = await Promise.allSettled([
+          ...blobs.slice(0, 20).map((b) => deliver(b, [user.id])),
+          deliver(big, [user.id]),
+          deliver(blobs[20]!, [user.id], 'No such mailbox'),
+          deliver(big, [user.id, user.id], undefined, 'skip'),
+          ...blobs.slice(21).map((b) => deliver(b, [user.id])),
+          deliver(blobs[0]!, [user.id, other.id]),
+        ]);
+        const refused = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [[i, (o.reason as { category?: string }).category]] : []));
+        assert.deepEqual(refused, [[20, 'over-quota'], [21, 'not-found']]);
+        const skipped = outcomes[22] as PromiseFulfilledResult<{ stored: unknown[]; overQuota: number[] }>;
+        assert.deepEqual(skipped.value, { stored: [], overQuota: [user.id, user.id] });
+        const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
+        const held = await store.mail.listMessages(inbox.id);
+        assert.equal(held.length, 40, 'every delivery that was not refused, once');
+        assert.deepEqual(held.map((m) => m.uid), Array.from({ length: 40 }, (_, i) => i + 1), 'UIDs unique and dense');
+        assert.deepEqual(held.map((m) => m.modSeq), [...held.map((m) => m.modSeq)].sort((a, b) => a - b), 'modseqs ascend with UIDs');
+        const reported = outcomes.flatMap((o) => (o.status === 'fulfilled' ? (o.value.stored as { mailboxId: number; uid: number }[]) : []))
+          .filter((r) => r.mailboxId === inbox.id).map((r) => r.uid).sort((a, b) => a - b);
+        assert.deepEqual(reported, held.map((m) => m.uid), 'each delivery was told the UID it got');
+        assert.equal((await store.directory.getUser('busy@batch.test'))!.usedBytes, held.reduce((n, m) => n + m.size, 0));
+        const otherInbox = (await store.mail.getMailbox(other.id, 'INBOX'))!;
+        assert.equal((await store.mail.listMessages(otherInbox.id)).length, 1);
+        // Fewer calls than deliveries: the ones that queued went together.
+        const direct = new URL(db.location);
+        direct.searchParams.delete('blobs');
+        const client = new pg.Client({ connectionString: direct.toString() });
+        await client.connect();
+        const calls = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_receipts').finally(() => client.end());
+        assert.ok(calls.rows[0]!.n < outcomes.length - 1, `${calls.rows[0]!.n} calls for ${outcomes.length} deliveries`);
+      });
+    });
   });
 }

@@ -34,7 +34,8 @@ const pingTimeoutMs = 5_000;
 
 export class PgChangeFeed implements ChangeFeed, TransactionFeed {
   /** This Store object's token: its own notices coming back are dropped. */
-  private readonly origin = randomBytes(8).toString('hex');
+  readonly origin = randomBytes(8).toString('hex');
+  readonly channel = changesChannel;
   private readonly subscribers = new Subscribers((active) => (active ? this.listen() : this.unlisten()));
   private client: pg.Client | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;

@@ -16,6 +16,10 @@
  * fresh one (nothing was done); one lost during COMMIT is resolved by
  * asking whether the change is there (see transaction()), so an answer
  * given to a client matches what is stored.
+ *
+ * A change that one statement makes entirely (a delivery, through a
+ * function) runs autocommitted instead (commitStatement()): its locks are
+ * held for no round trip at all.
  */
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +53,21 @@ export interface TransactionFeed {
   notifyIn(c: Client, changes: readonly StoreChange[]): Promise<void>;
   /** Tells this process's subscribers, after the commit. */
   committed(changes: readonly StoreChange[]): void;
+  /** The channel and this process's token, for a statement that NOTIFYs by itself (a function). */
+  readonly channel: string;
+  readonly origin: string;
+}
+
+/** What commitStatement runs, made afresh for every attempt. */
+export interface SettledStatement<R> {
+  text: string;
+  values: unknown[];
+  /**
+   * Asked on a fresh connection when the statement's answer was lost: the
+   * rows it returned if it committed, or null if it did not and never will
+   * (the statement is fenced, e.g. by a token that settle claims first).
+   */
+  settle(): Promise<R[] | null>;
 }
 
 /** Whether a failure means PostgreSQL could not be reached (rather than a refused statement). */
@@ -228,19 +247,86 @@ export class Pg {
   }
 
   /**
-   * Whether a commit whose answer was lost happened: true or false once
-   * PostgreSQL answers, null if it stays out of reach for confirmWindowMs.
+   * One statement that makes a change and commits by itself (autocommit):
+   * the whole change in one round trip, so its row locks are held only
+   * while PostgreSQL runs and commits it, never while a node's event loop
+   * gets round to sending the next statement. A server error rolls it back
+   * (deadlocks and serialization failures are run again, with a fresh
+   * `make()`); a lost connection leaves it in doubt, which `settle` resolves
+   * (for up to confirmWindowMs): the rows it committed, or a fresh attempt
+   * if it did not. The statement NOTIFYs other processes itself; `changes`
+   * says what its rows changed, for this process's subscribers.
    */
-  private async confirmCommit(check: () => Promise<boolean>): Promise<boolean | null> {
+  async commitStatement<R extends object>(what: string, make: () => SettledStatement<R>, changes: (rows: R[]) => StoreChange[]): Promise<R[]> {
+    for (let attempt = 0; ; attempt++) {
+      const statement = make();
+      let client: Client;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        this.outcome(err);
+        throw pgStoreError(err, what);
+      }
+      let broken: unknown = undefined;
+      const onError = (err: Error) => { broken ??= err; };
+      client.on('error', onError);
+      const release = () => {
+        client.removeListener('error', onError);
+        client.release(broken === undefined ? undefined : (broken as Error));
+      };
+      let rows: R[];
+      try {
+        rows = (await client.query(statement.text, statement.values)).rows as R[];
+      } catch (err) {
+        if (isConnectionError(err)) broken ??= err;
+        release();
+        if (broken !== undefined) {
+          const settled = await this.settleWithin(() => statement.settle());
+          if (settled === null) {
+            this.outcome(err);
+            throw new StoreError('unavailable', `${what}: the connection to PostgreSQL was lost, and whether the change was made is unknown`, { cause: err });
+          }
+          if (settled.value !== null) {
+            this.feed?.committed(changes(settled.value));
+            this.outcome(undefined);
+            return settled.value;
+          }
+          // It did not happen and cannot any more: as if it had never been sent.
+        }
+        if (attempt < maxRetries && (broken !== undefined || isRetryable(err))) {
+          await sleep(5 + Math.random() * 20 * (attempt + 1));
+          continue;
+        }
+        this.outcome(broken ?? err);
+        throw pgStoreError(err, what);
+      }
+      release();
+      this.feed?.committed(changes(rows));
+      this.outcome(undefined);
+      return rows;
+    }
+  }
+
+  /** What `check` says once PostgreSQL answers it, or null if it stays out of reach for confirmWindowMs. */
+  private async settleWithin<V>(check: () => Promise<V>): Promise<{ value: V } | null> {
     const deadline = Date.now() + confirmWindowMs;
     for (;;) {
       try {
-        return await check();
+        return { value: await check() };
       } catch {
         if (Date.now() >= deadline) return null;
         await sleep(250);
       }
     }
+  }
+
+  /**
+   * Whether a commit whose answer was lost happened: true or false once
+   * PostgreSQL answers, null if it stays out of reach for confirmWindowMs.
+   */
+  private async confirmCommit(check: () => Promise<boolean>): Promise<boolean | null> {
+    const settled = await this.settleWithin(check);
+    return settled === null ? null : settled.value;
   }
 
   private ending: Promise<void> | null = null;

@@ -15,6 +15,7 @@
  * writer of the row, but lets foreign-key checks of unrelated inserts (a
  * maildrop lock, a subscription) through.
  */
+import { randomUUID } from 'node:crypto';
 import { StoreError } from '../errors.js';
 import { applyFlagOperation, canonicalMailboxName, sameFlags } from '../rules.js';
 import type {
@@ -164,6 +165,57 @@ async function insertMailbox(c: Client, userId: number, name: string, specialUse
   return row;
 }
 
+/** A stored MIME index: its format version and JSON. */
+type StoredIndex = { version: number; json: string };
+
+/** What rookery_deliver() returns per target: nulls for a target over quota or refused (then with the reason). */
+interface DeliveredRow {
+  mailbox_id: number | null;
+  uid: number | null;
+  modseq: number | null;
+  refusal: string | null;
+}
+
+/** A delivery waiting for its call. */
+interface PendingDelivery {
+  delivery: Delivery;
+  internalDate: number;
+  targets: { userId: number; name: string; flags: string }[];
+  resolve(result: DeliveryResult): void;
+  reject(err: unknown): void;
+}
+
+/** Most deliveries one call carries (each is a savepoint inside it). */
+const maxDeliveriesPerCall = 32;
+
+/**
+ * How long a delivery's receipt is kept: far longer than a lost answer is
+ * settled for (database.ts, 30 s), short enough that the table stays small.
+ */
+const receiptKeepMs = 10 * 60_000;
+
+/**
+ * Settles a delivery call whose answer was lost (see deliver): its rows if it
+ * committed, null if it did not and now never will. The claim waits for a call
+ * still running with the same token, then either loses to its receipt or fences it.
+ */
+async function settleDelivery(db: Pg, token: string): Promise<DeliveredRow[] | null> {
+  const claimed = await db.pool.query(`INSERT INTO delivery_receipts (token, created_at, delivered) VALUES ($1, ${nowMs}, false)
+    ON CONFLICT (token) DO NOTHING RETURNING token`, [token]);
+  if (claimed.rows.length > 0) return null;
+  // A new statement, a new snapshot: it sees the receipt the claim waited for.
+  // bigint[] arrives as strings (only plain int8 is parsed as a number, database.ts).
+  type Cells = (string | null)[] | null;
+  const { rows } = await db.pool.query<{ delivered: boolean; mailbox_ids: Cells; uids: Cells; modseqs: Cells; refusals: Cells }>(
+    'SELECT delivered, mailbox_ids, uids, modseqs, refusals FROM delivery_receipts WHERE token = $1', [token]);
+  const receipt = rows[0];
+  if (!receipt?.delivered) return null;
+  const at = (cells: Cells, i: number) => (cells?.[i] == null ? null : Number(cells[i]));
+  return (receipt.mailbox_ids ?? []).map((_, i) => ({
+    mailbox_id: at(receipt.mailbox_ids, i), uid: at(receipt.uids, i), modseq: at(receipt.modseqs, i), refusal: receipt.refusals?.[i] ?? null,
+  }));
+}
+
 export class PgMailStore implements MailStore {
   constructor(private readonly db: Pg) {}
 
@@ -298,63 +350,102 @@ export class PgMailStore implements MailStore {
     return rows.map(toMessage);
   }
 
+  /**
+   * Deliveries go through rookery_deliver() (migration 7), one autocommitted
+   * call: it locks the users and mailboxes, hands out UIDs and modseqs,
+   * inserts the rows, counts the quota, NOTIFYs and leaves a receipt, in one
+   * round trip, so the locks are held only while PostgreSQL works on it and
+   * flushes its commit, never while a node's event loop gets round to the
+   * next statement.
+   *
+   * Deliveries to the same users queue behind the call in flight for them
+   * and then go together in the next call: one lock wait and one commit
+   * flush for all of them, where each alone would queue on the same row
+   * locks anyway (mail to one busy mailbox). Each delivery stays all or
+   * nothing by itself; deliveries to other users never wait for these.
+   */
   async deliver(delivery: Delivery): Promise<DeliveryResult> {
     if (!Number.isSafeInteger(delivery.size) || delivery.size < 0) throw new StoreError('bad-parameters', 'message size must be a whole number of bytes');
     const targets = delivery.targets.map((t) => ({ userId: t.userId as number, name: canonicalMailboxName(t.mailboxName ?? 'INBOX'), flags: [...new Set(t.flags ?? [])].join(' ') }));
     if (targets.length === 0) return { stored: [], overQuota: [] };
-    const internalDate = delivery.internalDate.getTime();
-    return this.db.transaction('storing a message', async (c, changed) => {
-      const usage = await lockUsers(c, targets.map((t) => t.userId));
-      const boxRows = await q<MailboxRow>(c, `SELECT ${mailboxColumns} FROM mailboxes m
-          WHERE (m.user_id, m.name) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
-          ORDER BY m.id FOR NO KEY UPDATE OF m`, [targets.map((t) => t.userId), targets.map((t) => t.name)]);
-      const boxes = new Map(boxRows.map((r) => [`${r.user_id}/${r.name}`, r]));
+    for (const t of targets) if (!isId(t.userId)) throw new StoreError('not-found', `no user with id ${t.userId}`);
+    const key = sortedUnique(targets.map((t) => t.userId)).join(',');
+    return new Promise((resolve, reject) => {
+      const pending: PendingDelivery = { delivery, internalDate: delivery.internalDate.getTime(), targets, resolve, reject };
+      const queue = this.deliveryQueues.get(key);
+      if (queue) {
+        queue.push(pending);
+        return;
+      }
+      this.deliveryQueues.set(key, []);
+      void this.runDeliveries(key, [pending]);
+    });
+  }
+
+  /** Deliveries waiting for the call in flight to their users (key: the user ids). */
+  private readonly deliveryQueues = new Map<string, PendingDelivery[]>();
+
+  private async runDeliveries(key: string, first: PendingDelivery[]): Promise<void> {
+    for (let batch = first; ;) {
+      let results: (DeliveryResult | StoreError)[];
+      try {
+        results = await this.deliverTogether(batch);
+      } catch (err) {
+        results = batch.map(() => pgStoreError(err, 'storing a message'));
+      }
+      batch.forEach((p, i) => {
+        const r = results[i]!;
+        if (r instanceof StoreError) p.reject(r);
+        else p.resolve(r);
+      });
+      const queue = this.deliveryQueues.get(key)!;
+      if (queue.length === 0) {
+        this.deliveryQueues.delete(key);
+        return;
+      }
+      batch = queue.splice(0, maxDeliveriesPerCall);
+    }
+  }
+
+  /** One call for several deliveries; per delivery its result or why it was refused. */
+  private async deliverTogether(batch: PendingDelivery[]): Promise<(DeliveryResult | StoreError)[]> {
+    const db = this.db;
+    const flat = batch.flatMap((p, d) => p.targets.map((t) => ({ ...t, d })));
+    const rows = await db.commitStatement<DeliveredRow>('storing a message', () => {
+      const token = randomUUID();
+      return {
+        text: `SELECT mailbox_id, uid, modseq, refusal FROM rookery_deliver($1, $2::text[], $3::bigint[], $4::bigint[], $5::boolean[],
+          $6::integer[], $7::bigint[], $8::text[], $9::text[], $10, $11, $12)`,
+        values: [token, batch.map((p) => p.delivery.blobId), batch.map((p) => p.delivery.size), batch.map((p) => p.internalDate),
+          batch.map((p) => p.delivery.onOverQuota === 'fail'), flat.map((t) => t.d + 1), flat.map((t) => t.userId), flat.map((t) => t.name),
+          flat.map((t) => t.flags), db.feed?.channel ?? null, db.feed?.origin ?? '', receiptKeepMs],
+        settle: () => settleDelivery(db, token),
+      };
+    }, (delivered) => mailboxChanges(delivered.flatMap((r) => (r.mailbox_id === null ? [] : [r.mailbox_id]))));
+    if (rows.length !== flat.length) throw new StoreError('unavailable', `storing a message: PostgreSQL answered for ${rows.length} of ${flat.length} mailboxes`);
+    let at = 0;
+    return batch.map((p) => {
+      const mine = rows.slice(at, at + p.targets.length);
+      at += p.targets.length;
+      const refusal = mine.find((r) => r.refusal !== null)?.refusal;
+      if (refusal) {
+        const colon = refusal.indexOf(': ');
+        const category = refusal.slice(0, colon) === 'over-quota' ? 'over-quota' : 'not-found';
+        return new StoreError(category, refusal.slice(colon + 2));
+      }
       const stored: MessageRecord[] = [];
       const overQuota: UserId[] = [];
-      const touchedBoxes = new Set<MailboxRow>();
-      const added = new Map<number, number>();
-      for (const target of targets) {
-        const mb = boxes.get(`${target.userId}/${target.name}`);
-        const user = usage.get(target.userId);
-        if (!mb || !user) throw new StoreError('not-found', `user ${target.userId} has no mailbox ${target.name}`);
-        if (user.quota_bytes > 0 && user.used_bytes + delivery.size > user.quota_bytes) {
-          if (delivery.onOverQuota === 'fail') throw new StoreError('over-quota', `user ${target.userId} is over quota`);
+      mine.forEach((r, i) => {
+        const target = p.targets[i]!;
+        if (r.mailbox_id === null || r.uid === null || r.modseq === null) {
           overQuota.push(target.userId as UserId);
-          continue;
+          return;
         }
-        const modseq = mb.highest_modseq + 1;
         stored.push(toMessage({
-          mailbox_id: mb.id, uid: mb.uid_next, blob_id: delivery.blobId, size: delivery.size, internal_date: internalDate, flags: target.flags, modseq,
+          mailbox_id: r.mailbox_id, uid: r.uid, blob_id: p.delivery.blobId, size: p.delivery.size, internal_date: p.internalDate, flags: target.flags, modseq: r.modseq,
         }));
-        mb.uid_next += 1;
-        mb.highest_modseq = modseq;
-        touchedBoxes.add(mb);
-        user.used_bytes += delivery.size;
-        added.set(user.id, (added.get(user.id) ?? 0) + delivery.size);
-      }
-      if (stored.length === 0) return { stored, overQuota };
-      await q(c, `INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq)
-        SELECT mailbox_id, uid, $3, $4, $5, flags, modseq FROM unnest($1::bigint[], $2::bigint[], $6::text[], $7::bigint[]) AS v(mailbox_id, uid, flags, modseq)`,
-      [stored.map((s) => s.mailboxId), stored.map((s) => s.uid), delivery.blobId, delivery.size, internalDate,
-        stored.map((s) => s.flags.join(' ')), stored.map((s) => s.modSeq)]);
-      const touched_ = [...touchedBoxes];
-      await q(c, `UPDATE mailboxes m SET uid_next = v.uid_next, highest_modseq = v.modseq
-        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, uid_next, modseq) WHERE m.id = v.id`,
-      [touched_.map((b) => b.id), touched_.map((b) => b.uid_next), touched_.map((b) => b.highest_modseq)]);
-      await q(c, `UPDATE users u SET used_bytes = u.used_bytes + v.bytes FROM unnest($1::bigint[], $2::bigint[]) AS v(id, bytes) WHERE u.id = v.id`,
-        [[...added.keys()], [...added.values()]]);
-      touched(changed, touched_.map((b) => b.id));
+      });
       return { stored, overQuota };
-    }, {
-      // The answer to COMMIT was lost: the rows are there if and only if it happened
-      // (a UID is never handed out twice, so no other delivery can have made them).
-      confirm: async ({ stored }) => {
-        if (stored.length === 0) return true;
-        const [row] = await this.db.pool.query<{ n: number }>(`SELECT count(*) AS n FROM messages m
-          JOIN unnest($1::bigint[], $2::bigint[]) AS v(mailbox_id, uid) ON m.mailbox_id = v.mailbox_id AND m.uid = v.uid
-          WHERE m.blob_id = $3`, [stored.map((r) => r.mailboxId), stored.map((r) => r.uid), delivery.blobId]).then((r) => r.rows);
-        return row!.n === stored.length;
-      },
     });
   }
 
@@ -447,13 +538,49 @@ export class PgMailStore implements MailStore {
     }, { readOnly: true });
   }
 
-  async getMessageIndex(blobId: BlobId): Promise<{ version: number; json: string } | null> {
-    const rows = await this.db.query<{ version: number; data: string }>('reading a message index', 'SELECT version, data FROM message_index WHERE blob_id = $1', [blobId]);
-    return rows[0] ? { version: rows[0].version, json: rows[0].data } : null;
+  /**
+   * Reads asked for in one turn of the event loop (FETCH and SEARCH keep
+   * several loads in flight) go to PostgreSQL as one query, not one round
+   * trip each.
+   */
+  private indexReads: Map<BlobId, { resolve: (row: StoredIndex | null) => void; reject: (err: unknown) => void }[]> | null = null;
+
+  getMessageIndex(blobId: BlobId): Promise<StoredIndex | null> {
+    return new Promise((resolve, reject) => {
+      let batch = this.indexReads;
+      if (!batch) {
+        const started = new Map<BlobId, { resolve: (row: StoredIndex | null) => void; reject: (err: unknown) => void }[]>();
+        batch = started;
+        this.indexReads = started;
+        setImmediate(() => {
+          this.indexReads = null;
+          void this.readIndexes(started);
+        });
+      }
+      const waiting = batch.get(blobId);
+      if (waiting) waiting.push({ resolve, reject });
+      else batch.set(blobId, [{ resolve, reject }]);
+    });
+  }
+
+  private async readIndexes(batch: Map<BlobId, { resolve: (row: StoredIndex | null) => void; reject: (err: unknown) => void }[]>): Promise<void> {
+    let rows: { blob_id: string; version: number; data: string }[];
+    try {
+      rows = await this.db.query('reading a message index', 'SELECT blob_id, version, data FROM message_index WHERE blob_id = ANY($1::text[])', [[...batch.keys()]]);
+    } catch (err) {
+      for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
+      return;
+    }
+    const found = new Map(rows.map((r) => [r.blob_id, { version: r.version, json: r.data }]));
+    for (const [blobId, waiting] of batch) for (const w of waiting) w.resolve(found.get(blobId) ?? null);
   }
 
   async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
-    await this.db.query('storing a message index', `INSERT INTO message_index (blob_id, version, data) VALUES ($1, $2, $3)
+    // The index is derived from the blob (readers compute it again when it is
+    // missing), so its commit does not wait for its own WAL flush; the
+    // delivery's commit that follows flushes the WAL past it anyway.
+    await this.db.query('storing a message index', `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+      INSERT INTO message_index (blob_id, version, data) SELECT $1::text, $2::integer, $3::text FROM relaxed
       ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data`, [blobId, version, json]);
   }
 

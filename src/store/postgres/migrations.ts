@@ -210,6 +210,137 @@ export const migrations: { version: number; description: string; sql: string }[]
       CREATE INDEX login_failures_expiry ON login_failures(expires_at);
     `,
   },
+  {
+    version: 7,
+    description: 'delivery in one round trip: rookery_deliver() and its receipts',
+    sql: `
+      -- A delivery call's receipt, kept a few minutes: the fence that settles a
+      -- call whose answer was lost (see PgMailStore.deliver). Not part of a dump.
+      CREATE TABLE delivery_receipts (
+        token        text COLLATE "C" PRIMARY KEY,
+        created_at   bigint NOT NULL,
+        delivered    boolean NOT NULL,
+        mailbox_ids  bigint[],
+        uids         bigint[],
+        modseqs      bigint[],
+        refusals     text[]
+      );
+      CREATE INDEX delivery_receipts_created ON delivery_receipts(created_at);
+
+      -- Files one or more messages (delivery d: p_blob_ids[d], p_sizes[d],
+      -- p_internal_dates[d], p_fail_over_quota[d]) into mailboxes (target i
+      -- belongs to delivery p_deliveries[i]: p_user_ids[i], p_names[i],
+      -- p_flags[i]) with the same locks, in the same order, as the other
+      -- writers (database.ts): users by ascending id, then mailboxes by
+      -- ascending id. Autocommitted as one statement, so the locks are held
+      -- only while PostgreSQL works and flushes the commit, never across a
+      -- round trip to a node.
+      --
+      -- Each delivery is all or nothing: a missing mailbox ('not-found') or,
+      -- with p_fail_over_quota, a target over quota ('over-quota') refuses
+      -- every target of that delivery and leaves the others alone. Returns
+      -- one row per target in order: its mailbox, UID and modseq, or nulls
+      -- (over quota and skipped, or refused: the reason in refusal).
+      --
+      -- With p_channel, NOTIFYs one change per mailbox it filled (payload:
+      -- p_origin, a space, the change as change-feed.ts encodes it).
+      CREATE FUNCTION rookery_deliver(
+        p_token text, p_blob_ids text[], p_sizes bigint[], p_internal_dates bigint[], p_fail_over_quota boolean[],
+        p_deliveries integer[], p_user_ids bigint[], p_names text[], p_flags text[],
+        p_channel text, p_origin text, p_receipt_ms bigint
+      ) RETURNS TABLE (mailbox_id bigint, uid bigint, modseq bigint, refusal text)
+      LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        v_now bigint := (extract(epoch from clock_timestamp()) * 1000)::bigint;
+        n integer := coalesce(array_length(p_user_ids, 1), 0);
+        v_first integer := 1;
+        v_last integer;
+        v_d integer;
+        v_quota bigint;
+        v_used bigint;
+        v_box bigint;
+        v_uid bigint;
+        v_modseq bigint;
+        v_refusal text;
+        -- Sized up front, so that element i is always element i (bounds 1..n).
+        v_boxes bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        v_uids bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        v_modseqs bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        v_refusals text[] := array_fill(NULL::text, ARRAY[n]);
+        v_filled bigint[] := '{}';
+      BEGIN
+        -- Old receipts go a few at a time, before any lock is taken; rows another
+        -- call is deleting are skipped rather than waited for.
+        IF random() < 0.01 THEN
+          DELETE FROM delivery_receipts WHERE token IN (SELECT token FROM delivery_receipts
+            WHERE created_at < v_now - p_receipt_ms ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
+        END IF;
+        PERFORM 1 FROM users WHERE id = ANY(p_user_ids) ORDER BY id FOR NO KEY UPDATE;
+        PERFORM 1 FROM mailboxes m WHERE (m.user_id, m.name) IN (SELECT * FROM unnest(p_user_ids, p_names))
+          ORDER BY m.id FOR NO KEY UPDATE;
+        -- One delivery (targets v_first..v_last) at a time; a refusal undoes
+        -- only its own delivery (the block is a savepoint).
+        WHILE v_first <= n LOOP
+          v_d := p_deliveries[v_first];
+          v_last := v_first;
+          WHILE v_last < n AND p_deliveries[v_last + 1] = v_d LOOP
+            v_last := v_last + 1;
+          END LOOP;
+          v_refusal := NULL;
+          BEGIN
+            FOR i IN v_first..v_last LOOP
+              SELECT m.id INTO v_box FROM mailboxes m WHERE m.user_id = p_user_ids[i] AND m.name = p_names[i];
+              SELECT quota_bytes, used_bytes INTO v_quota, v_used FROM users WHERE id = p_user_ids[i];
+              IF v_box IS NULL OR v_quota IS NULL THEN
+                RAISE EXCEPTION 'user % has no mailbox %', p_user_ids[i], p_names[i] USING ERRCODE = 'RKN01';
+              END IF;
+              IF v_quota > 0 AND v_used + p_sizes[v_d] > v_quota THEN
+                IF p_fail_over_quota[v_d] THEN
+                  RAISE EXCEPTION 'user % is over quota', p_user_ids[i] USING ERRCODE = 'RKQ01';
+                END IF;
+                v_boxes[i] := NULL;
+                v_uids[i] := NULL;
+                v_modseqs[i] := NULL;
+                CONTINUE;
+              END IF;
+              UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = v_box
+                RETURNING uid_next - 1, highest_modseq INTO v_uid, v_modseq;
+              UPDATE users SET used_bytes = used_bytes + p_sizes[v_d] WHERE id = p_user_ids[i];
+              INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq)
+                VALUES (v_box, v_uid, p_blob_ids[v_d], p_sizes[v_d], p_internal_dates[v_d], p_flags[i], v_modseq);
+              v_boxes[i] := v_box;
+              v_uids[i] := v_uid;
+              v_modseqs[i] := v_modseq;
+            END LOOP;
+          EXCEPTION
+            WHEN SQLSTATE 'RKN01' THEN v_refusal := 'not-found: ' || SQLERRM;
+            WHEN SQLSTATE 'RKQ01' THEN v_refusal := 'over-quota: ' || SQLERRM;
+          END;
+          FOR i IN v_first..v_last LOOP
+            IF v_refusal IS NOT NULL THEN
+              v_boxes[i] := NULL;
+              v_uids[i] := NULL;
+              v_modseqs[i] := NULL;
+            ELSIF v_boxes[i] IS NOT NULL AND NOT v_boxes[i] = ANY(v_filled) THEN
+              v_filled := v_filled || v_boxes[i];
+            END IF;
+            v_refusals[i] := v_refusal;
+          END LOOP;
+          v_first := v_last + 1;
+        END LOOP;
+        IF p_channel IS NOT NULL THEN
+          PERFORM pg_notify(p_channel, p_origin || ' ' || json_build_object('kind', 'mailbox', 'mailboxId', b)::text) FROM unnest(v_filled) AS b;
+        END IF;
+        -- A token a lost call's settlement already claimed fails here (unique
+        -- violation), so that call can never commit after it was given up.
+        INSERT INTO delivery_receipts (token, created_at, delivered, mailbox_ids, uids, modseqs, refusals)
+          VALUES (p_token, v_now, true, v_boxes, v_uids, v_modseqs, v_refusals);
+        RETURN QUERY SELECT * FROM unnest(v_boxes, v_uids, v_modseqs, v_refusals);
+      END
+      $fn$;
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

@@ -91,6 +91,31 @@ export const limitSpecs = {
     default: 3,
     description: 'Failed logins on one connection before it is closed.',
   },
+  loginFailureDelayMs: {
+    default: 300,
+    description: 'Delay before answering a failed IMAP, POP3 or SMTP login (HTTP answers at once and relies on the refusal); doubled for each recent failure of the same client address or account.',
+  },
+  maxLoginFailureDelayMs: {
+    default: 2000,
+    description: 'The longest delay before answering a failed login, however many came before.',
+  },
+  loginFailureMemoryMs: {
+    default: 15 * 60 * 1000,
+    description: 'How long a failed login counts against its client address and account (cluster-wide, in the store); a refused address waits this long after its last failure.',
+  },
+  maxLoginFailuresPerAddress: {
+    default: 20,
+    description: 'Recent failed logins from one client address, over every protocol and node, before every login from it is refused for a while (IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP], SMTP 454 4.7.0, HTTP 429).',
+  },
+  maxLoginFailuresPerAccount: {
+    default: 50,
+    description: 'Recent failed logins on one account before it is refused to client addresses that have failed themselves (an address with a clean record still gets in, so a guesser cannot lock the owner out).',
+  },
+  webMagicNames: {
+    default: 'off',
+    choices: ['off', 'on'] as const,
+    description: 'on: a web request for webmail.DOMAIN is redirected (302) to webmailNN.DOMAIN, the node that answered (NN from its name), for operators who want each browser to stay on one node; each node answers its own webmailNN name.',
+  },
   maildropLeaseMs: {
     default: 60 * 1000,
     description: 'How long a POP3 maildrop lock outlives a node that died holding it.',
@@ -167,6 +192,12 @@ export interface Limits {
   imapIdleTimeoutMs: number;
   imapChangePollMs: number;
   maxAuthFailures: number;
+  loginFailureDelayMs: number;
+  maxLoginFailureDelayMs: number;
+  loginFailureMemoryMs: number;
+  maxLoginFailuresPerAddress: number;
+  maxLoginFailuresPerAccount: number;
+  webMagicNames: 'off' | 'on';
   maildropLeaseMs: number;
   maxConnectionsPerIp: number;
   queuePollMs: number;
@@ -190,7 +221,8 @@ export function defaultLimits(): Limits {
 
 /** Parses one limit value; throws an Error with a sentence for the operator. */
 export function parseLimit(name: string, raw: string): number | string {
-  const spec = (limitSpecs as Record<string, LimitSpec>)[name];
+  // Own keys only: "toString" is not a limit.
+  const spec = Object.hasOwn(limitSpecs, name) ? (limitSpecs as Record<string, LimitSpec>)[name] : undefined;
   if (!spec) throw new Error(`unknown limit "${name}"; known limits: ${Object.keys(limitSpecs).join(', ')}`);
   if (spec.choices) {
     if (!spec.choices.includes(raw)) throw new Error(`limit ${name} must be one of ${spec.choices.join(', ')}`);
@@ -202,13 +234,27 @@ export function parseLimit(name: string, raw: string): number | string {
   return n;
 }
 
+/**
+ * Checks a `limits.NAME` setting the way `rookery config set` and
+ * PUT /api/v1/config/{key} take it; returns the text to keep in the store.
+ * Throws an Error with a sentence for the operator.
+ */
+export function limitSettingValue(key: string, raw: string): string {
+  if (!key.startsWith('limits.')) throw new Error(`only limits.* are limits, not "${key}"`);
+  return String(parseLimit(key.slice('limits.'.length), raw));
+}
+
+/** What a reset leaves in the store (the settings have no delete): the default applies again. */
+export const limitResetValue = '';
+
 /** Defaults overlaid with the store's `limits.*` settings. */
 export function limitsFromSettings(settings: Record<string, string>): Limits {
   const limits = defaultLimits() as unknown as Record<string, number | string>;
   for (const [key, value] of Object.entries(settings)) {
     if (!key.startsWith('limits.')) continue;
     const name = key.slice('limits.'.length);
-    if (!(name in limitSpecs)) continue; // a newer node's setting; ignore rather than refuse to start
+    if (!Object.hasOwn(limitSpecs, name)) continue; // a newer node's setting; ignore rather than refuse to start
+    if (value === limitResetValue) continue;
     limits[name] = parseLimit(name, value);
   }
   return limits as unknown as Limits;

@@ -6,23 +6,18 @@
  *   metrics.connections.inc({ protocol: 'imap' });
  *
  * Label `protocol` is the service name of src/config/services.ts (smtp,
- * submission, pop3, imap, http, ...). What is wired today: everything for
- * `http`/`https` (src/web/), and the store-derived gauges (filled at scrape
- * time by src/web/metrics-collector.ts). What the other services need to
- * add (each one line at the place named):
+ * submission, pop3, imap, http, ...). Where each is counted:
  *
- * - connections / connectionsOpen: src/net/listener.ts `admit()` (inc, and
- *   dec on the socket's close) covers POP3 and IMAP at once; SMTP in
- *   src/protocols/smtp/connect.ts (onConnect / onClose).
- * - sessionsOpen: where a session reaches its authenticated state and ends
- *   (POP3 TRANSACTION, IMAP AUTHENTICATED, SMTP AUTH on submission).
- * - deliveries: src/mail/deliver.ts per recipient (result: delivered,
- *   over-quota, failed) and src/outbound/runner.ts per settle outcome
- *   (result: relayed, deferred, bounced).
- * - authFailures: each protocol's failed LOGIN/AUTH/PASS (IMAP session.ts,
- *   POP3 session.ts, SMTP auth.ts).
- * - storeLatency: wrap the node's Store once with `timedStore()`
- *   (src/metrics/timed-store.ts) in src/node.ts instead of per service.
+ * - connections / connectionsOpen: src/net/listener.ts (IMAP, POP3, HTTP)
+ *   and src/protocols/smtp/connect.ts (SMTP, submission).
+ * - sessionsOpen: SMTP sessions (connect.ts), signed-in POP3 and IMAP
+ *   sessions (their session.ts), HTTP event streams (src/web/events.ts).
+ * - deliveries: src/mail/deliver.ts per copy filed (path local) and
+ *   src/outbound/runner.ts per queue attempt outcome (path queue).
+ * - authFailures: the shared login throttle (src/net/login-throttle.ts).
+ * - storeLatency: the node's Store is wrapped once with timedStore()
+ *   (src/metrics/timed-store.ts) in src/node.ts.
+ * - the store-derived gauges are filled at scrape time (src/web/health.ts).
  */
 import { MetricsRegistry } from './registry.js';
 
@@ -36,10 +31,10 @@ export const metrics = {
   connections: registry.counter('rookery_connections_total', 'Connections accepted, per protocol.'),
   /** Connections open now, per protocol. */
   connectionsOpen: registry.gauge('rookery_connections_open', 'Connections open now, per protocol.'),
-  /** Sessions open now (authenticated, or an HTTP event stream), per protocol. */
-  sessionsOpen: registry.gauge('rookery_sessions_open', 'Sessions open now (authenticated, or an HTTP event stream), per protocol.'),
-  /** Messages handed on, per path (local, relay) and result. */
-  deliveries: registry.counter('rookery_deliveries_total', 'Messages delivered or relayed, per path and result.'),
+  /** Sessions open now: SMTP sessions, signed-in IMAP and POP3 sessions, HTTP event streams; per protocol. */
+  sessionsOpen: registry.gauge('rookery_sessions_open', 'Sessions open now (SMTP sessions, signed-in IMAP and POP3 sessions, HTTP event streams), per protocol.'),
+  /** Copies filed into mailboxes (path local: delivered, over-quota, failed) and queue attempts per recipient (path queue: delivered, deferred, bounced). */
+  deliveries: registry.counter('rookery_deliveries_total', 'Copies filed into mailboxes (path local) and queue delivery attempts per recipient (path queue), per result.'),
   /** Failed logins and refused credentials, per protocol. */
   authFailures: registry.counter('rookery_auth_failures_total', 'Failed logins and refused credentials, per protocol.'),
   /** Store calls, per interface and method, in seconds. */

@@ -7,7 +7,7 @@
 import type { Store } from '../store/types.js';
 import type { Histogram } from './registry.js';
 
-const timedInterfaces = ['directory', 'mail', 'settings', 'cluster', 'queue', 'tokens'] as const;
+const timedInterfaces = ['directory', 'mail', 'settings', 'cluster', 'queue', 'tokens', 'vacation', 'loginFailures'] as const;
 
 function timeInterface<T extends object>(target: T, name: string, histogram: Histogram): T {
   return new Proxy(target, {
@@ -15,9 +15,10 @@ function timeInterface<T extends object>(target: T, name: string, histogram: His
       const value = Reflect.get(obj, prop, receiver) as unknown;
       if (typeof value !== 'function' || typeof prop !== 'string') return value;
       return (...args: unknown[]) => {
+        // Started before the call: the embedded store does its work synchronously inside it.
+        const start = process.hrtime.bigint();
         const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
         if (!(result instanceof Promise)) return result;
-        const start = process.hrtime.bigint();
         const done = () => histogram.observe({ interface: name, method: prop }, Number(process.hrtime.bigint() - start) / 1e9);
         result.then(done, done);
         return result;

@@ -8,6 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
+import { metrics } from '../metrics/index.js';
 import { readProxyHeader, type ClientAddress } from './proxy-accept.js';
 import type { ServiceContext } from './service.js';
 import { upgradeToTls } from './tls-upgrade.js';
@@ -25,6 +26,8 @@ export interface AcceptedConnection {
 
 export interface ListenerOptions {
   ctx: ServiceContext;
+  /** The service's name in metrics (imap, imaps, pop3, pop3s, http, https). */
+  protocol: string;
   logger: Logger;
   implicitTls: boolean;
   handshakeTimeoutMs: number;
@@ -74,6 +77,11 @@ export class ServiceListener {
     for (const socket of this.pending) socket.destroy();
   }
 
+  /** Connections accepted and not yet closed (handshakes included). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   /** Cuts every connection still open (the end of a shutdown grace period). */
   destroyAll(): void {
     for (const socket of this.sockets) socket.destroy();
@@ -88,9 +96,13 @@ export class ServiceListener {
     }
     this.sockets.add(socket);
     this.pending.add(socket);
+    const protocol = this.opts.protocol;
+    metrics.connections.inc({ protocol });
+    metrics.connectionsOpen.inc({ protocol });
     socket.once('close', () => {
       this.sockets.delete(socket);
       this.pending.delete(socket);
+      metrics.connectionsOpen.dec({ protocol });
     });
     const peer: ClientAddress = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
     const proxies = this.opts.ctx.trustedProxies;

@@ -40,4 +40,6 @@ export interface NetService {
   listen(port: number, host: string): Promise<number>;
   /** Stops accepting, ends open sessions politely, resolves when all are gone. */
   close(): Promise<void>;
+  /** Client connections open now (the registry's heartbeat publishes it for the console's cluster map). */
+  openConnections?(): number;
 }

@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import type { Limits } from '../config/limits.js';
 import type { QueuedMessage, QueuedRecipient, RecipientOutcome, Store } from '../store/types.js';
 import { classifyRecipient, deliverLocal } from '../mail/deliver.js';
+import { metrics } from '../metrics/index.js';
 import { loadMessageIndex } from '../mail/message-index.js';
 import { isStoreError } from '../store/errors.js';
 import { buildDsn, statusFromReply, type DsnRecipient } from './dsn.js';
@@ -390,6 +391,7 @@ export class QueueRunner {
     }
     const { removed } = await this.store.queue.settle(message.id, this.owner, outcomes);
     for (const o of outcomes) {
+      metrics.deliveries.inc({ path: 'queue', result: o.outcome });
       this.log.info({ id: message.id, rcpt: o.address, outcome: o.outcome, ...(o.outcome !== 'delivered' ? { error: o.error } : {}) }, 'delivery attempt');
     }
     if (removed) this.log.info({ id: message.id }, 'message done; removed from the queue (its blob stays)');

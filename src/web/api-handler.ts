@@ -150,8 +150,7 @@ export class ApiHandler {
     const { ctx } = this.opts;
     let principal: Principal | null = null;
     if (route.access !== 'public') {
-      principal = await authenticate(req, ctx.store, this.opts.authenticators, this.opts.throttle, clientAddress,
-        () => metrics.authFailures.inc({ protocol: this.opts.protocol }));
+      principal = await authenticate(req, ctx.store, this.opts.authenticators, this.opts.throttle, clientAddress);
       if (!principal) throw new ApiError('unauthenticated', 'This needs credentials: a bearer token (rookery token create) or your address and password.', undefined, challenges(this.opts.authenticators));
       if (!route.access.includes(principal.role)) throw new ApiError('forbidden', `Your role (${principal.role}) may not ${route.summary[0]!.toLowerCase()}${route.summary.slice(1).replace(/\.$/, '')}.`);
     }

@@ -8,13 +8,18 @@
  * every node knows them and a logout ends them everywhere), and checks
  * the CSRF header on state-changing methods.
  *
- * Failed authentications are counted per client address (the real one,
- * from the PROXY header); past the limit the address gets 429 until the
- * window has passed, whatever it sends.
+ * Failed authentications go to the node's login throttle, shared with
+ * IMAP, POP3 and SMTP and (through the store) with every node
+ * (src/net/login-throttle.ts): they are counted per client address (the
+ * real one, from the PROXY header) and per account; an address past the
+ * limit gets 429 with Retry-After until its failures are forgotten,
+ * whatever it sends.
  */
 import type { IncomingMessage } from 'node:http';
 import { domainOf } from '../store/address.js';
 import type { Store, UserRole } from '../store/types.js';
+import type { Limits } from '../config/limits.js';
+import { loginThrottleFor, type LoginThrottle, type LoginVerdict } from '../net/login-throttle.js';
 import { ApiError } from './errors.js';
 import { verifyToken } from './tokens.js';
 
@@ -37,6 +42,13 @@ export type AuthOutcome =
   | { kind: 'absent' }
   /** Its credentials, and they are wrong (counted as a failure). */
   | { kind: 'invalid'; message: string }
+  /**
+   * Its credentials are good but the request is refused (403), and not
+   * counted as a failed login: a session cookie without the session's
+   * CSRF header is what a forged cross-site request looks like, and
+   * counting it would let any page lock its visitor's address out.
+   */
+  | { kind: 'refused'; message: string }
   | { kind: 'ok'; principal: Principal };
 
 export interface Authenticator {
@@ -88,55 +100,64 @@ export class PasswordAuthenticator implements Authenticator {
   }
 }
 
-/** Counts failed authentications per client address in a fixed window. */
+/**
+ * The web's side of the shared login throttle: a refusal becomes 429 with
+ * Retry-After. HTTP failures are answered at once (a request is no session
+ * to slow down); the count and the refusal are the protection.
+ */
 export class AuthThrottle {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  constructor(private readonly throttle: LoginThrottle, private readonly protocol: string) {}
 
-  constructor(private readonly maxFailures: number, private readonly windowMs: number) {}
-
-  /** Throws 429 if the address is over its limit. */
-  check(address: string): void {
-    const f = this.failures.get(address);
-    if (!f) return;
-    const age = Date.now() - f.since;
-    if (age >= this.windowMs) {
-      this.failures.delete(address);
-      return;
-    }
-    if (f.count >= this.maxFailures) {
-      const retry = Math.max(1, Math.ceil((this.windowMs - age) / 1000));
-      throw new ApiError('too-many-requests', `Too many failed authentications from ${address}; try again in ${retry} s.`, undefined, { 'Retry-After': String(retry) });
-    }
+  /**
+   * Throws 429 if the address (or the account, for an address that has
+   * failed) is refused; up to date with every node's failures.
+   */
+  async admit(address: string, account = ''): Promise<void> {
+    refuse(await this.throttle.check(address, account));
   }
 
-  fail(address: string): void {
-    const now = Date.now();
-    const f = this.failures.get(address);
-    if (!f || now - f.since >= this.windowMs) this.failures.set(address, { count: 1, since: now });
-    else f.count++;
-    // Bounded memory under a spray from many addresses: old windows go first.
-    if (this.failures.size > 100_000) {
-      for (const [k, v] of this.failures) if (now - v.since >= this.windowMs) this.failures.delete(k);
-    }
+  /** Counts a failure against the address and, when known, the account; never rejects. */
+  async fail(address: string, account = ''): Promise<void> {
+    await this.throttle.failed(this.protocol, address, account);
   }
+}
+
+function refuse(verdict: LoginVerdict): void {
+  if (verdict.allowed) return;
+  const retry = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+  throw new ApiError('too-many-requests', `${verdict.sentence[0]!.toUpperCase()}${verdict.sentence.slice(1)}.`, undefined, { 'Retry-After': String(retry) });
+}
+
+/** The web's throttle for a store (http or https: the protocol of the metrics), on the node's shared one. */
+export function webAuthThrottle(store: Store, protocol: string, limits: Partial<Limits> = {}): AuthThrottle {
+  return new AuthThrottle(loginThrottleFor(store, limits), protocol);
+}
+
+/** The user name of Basic credentials, '' when there are none (the account the throttle checks). */
+function basicAccount(req: IncomingMessage): string {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m) return '';
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? decoded.slice(0, colon) : '';
 }
 
 /**
  * Authenticates a request: the principal, or null when no credentials
  * were given. Throws 401 for wrong credentials and 429 for a throttled
- * address.
+ * address (every failure is counted, and the auth-failure metric with it).
  */
 export async function authenticate(
   req: IncomingMessage, store: Store, authenticators: readonly Authenticator[], throttle: AuthThrottle, clientAddress: string,
-  onFailure: () => void,
 ): Promise<Principal | null> {
-  throttle.check(clientAddress);
+  const account = basicAccount(req);
+  await throttle.admit(clientAddress, account);
   for (const a of authenticators) {
     const outcome = await a.authenticate(req, store);
     if (outcome.kind === 'absent') continue;
     if (outcome.kind === 'ok') return outcome.principal;
-    throttle.fail(clientAddress);
-    onFailure();
+    if (outcome.kind === 'refused') throw new ApiError('forbidden', outcome.message);
+    await throttle.fail(clientAddress, account);
     throw new ApiError('unauthenticated', outcome.message, undefined, challenges(authenticators));
   }
   return null;

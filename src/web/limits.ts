@@ -1,15 +1,13 @@
 /**
  * The HTTP service's limits, each with its unit in its name and a
  * sentence. (Candidates for src/config/limits.ts, so operators can set
- * them cluster-wide with `rookery config set`.)
+ * them cluster-wide with `rookery config set`.) Failed logins are counted
+ * by the node's login throttle, shared with every protocol: its limits are
+ * in src/config/limits.ts (maxLoginFailuresPerAddress and the others).
  */
 export interface WebLimits {
   /** Largest request body the API reads; larger is refused with 413 before it is read. */
   maxHttpBodyBytes: number;
-  /** Failed authentications from one client address within authFailureWindowMs before it gets 429. */
-  maxHttpAuthFailures: number;
-  /** The window in which failed authentications are counted, and how long a throttled address waits. */
-  authFailureWindowMs: number;
   /** Time allowed to receive a request's headers (slow-loris guard). */
   httpHeadersTimeoutMs: number;
   /** Time allowed to receive a whole request. */
@@ -24,8 +22,6 @@ export interface WebLimits {
 
 export const defaultWebLimits: WebLimits = {
   maxHttpBodyBytes: 1024 * 1024,
-  maxHttpAuthFailures: 20,
-  authFailureWindowMs: 60_000,
   httpHeadersTimeoutMs: 20_000,
   httpRequestTimeoutMs: 60_000,
   httpKeepAliveTimeoutMs: 5_000,

@@ -118,17 +118,3 @@ c.logout()`,
   });
 });
 
-describe('failed-login delay', () => {
-  it('grows per address and per account, and forgets after its window', async () => {
-    const { AuthThrottle, BASE_FAILURE_DELAY_MS, MAX_FAILURE_DELAY_MS } = await import('../../src/protocols/imap/session-auth.js');
-    const t = new AuthThrottle();
-    const now = 1_000_000;
-    assert.equal(t.failed('192.0.2.1', 'a@x', now), BASE_FAILURE_DELAY_MS);
-    assert.equal(t.failed('192.0.2.1', 'b@x', now), BASE_FAILURE_DELAY_MS * 2);
-    // Another address guessing at the same account is slowed by the account's count.
-    assert.equal(t.failed('192.0.2.9', 'A@x', now), BASE_FAILURE_DELAY_MS * 2);
-    for (let i = 0; i < 20; i++) t.failed('192.0.2.1', 'c@x', now);
-    assert.equal(t.failed('192.0.2.1', 'c@x', now), MAX_FAILURE_DELAY_MS);
-    assert.equal(t.failed('192.0.2.1', 'd@x', now + 16 * 60 * 1000), BASE_FAILURE_DELAY_MS);
-  });
-});

@@ -1,6 +1,7 @@
 /** /healthz (200 while the store answers, 503 when it does not) and /metrics in the Prometheus text format. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { python } from '../helpers/clients.js';
 import { call, startApiNode, type ApiNode } from './helpers.js';
 
 let n: ApiNode;
@@ -62,6 +63,42 @@ test('/metrics is Prometheus text with HTTP, auth, store and queue figures', asy
   assert.equal(samples.get('rookery_cluster_members{role="node",state="up"}'), 1);
   assert.ok((samples.get('rookery_store_call_seconds_count{interface="directory",method="listUsers"}') ?? 0) >= 1);
   assert.ok(samples.has('rookery_http_request_seconds_bucket{route="/api/v1/users",le="+Inf"}'));
+});
+
+// Python's smtplib delivers a message, then poplib and imaplib sign in and,
+// while their sessions are open, the scrape must show them.
+const MAIL_CLIENTS = `
+import imaplib, poplib, smtplib, sys, urllib.request
+smtp, pop3, imap, http = (int(p) for p in sys.argv[1:5])
+with smtplib.SMTP('127.0.0.1', smtp, timeout=20) as s:
+    s.sendmail('a@elsewhere.test', ['me@example.test'], b'Subject: metrics\\r\\n\\r\\nhi\\r\\n')
+p = poplib.POP3('127.0.0.1', pop3, timeout=20)
+p.user('me@example.test'); p.pass_('secret')
+i = imaplib.IMAP4('127.0.0.1', imap); i.login('you@example.test', 'secret2')
+print(urllib.request.urlopen(f'http://127.0.0.1:{http}/metrics').read().decode())
+p.quit()
+i.logout()
+`;
+
+test('/metrics counts connections, sessions, deliveries and store calls of the mail protocols', async () => {
+  const during = parseProm(await python(MAIL_CLIENTS, [String(n.ports.smtp), String(n.ports.pop3), String(n.ports.imap), String(n.ports.http)]));
+  assert.equal(during.get('rookery_sessions_open{protocol="pop3"}'), 1, 'the signed-in POP3 session');
+  assert.equal(during.get('rookery_sessions_open{protocol="imap"}'), 1, 'the signed-in IMAP session');
+  assert.ok((during.get('rookery_connections_total{protocol="smtp"}') ?? 0) >= 1);
+  assert.ok((during.get('rookery_deliveries_total{path="local",result="delivered"}') ?? 0) >= 1);
+  assert.ok((during.get('rookery_store_call_seconds_count{interface="mail",method="deliver"}') ?? 0) >= 1);
+  // The server notices the clients' goodbyes a moment after they have left.
+  let after = new Map<string, number>();
+  for (let i = 0; i < 40; i++) {
+    after = parseProm(await (await fetch(`${n.base}/metrics`)).text());
+    if (after.get('rookery_sessions_open{protocol="imap"}') === 0 && after.get('rookery_sessions_open{protocol="pop3"}') === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(after.get('rookery_sessions_open{protocol="pop3"}'), 0, 'the POP3 session ended');
+  assert.equal(after.get('rookery_sessions_open{protocol="imap"}'), 0, 'the IMAP session ended');
+  assert.ok((after.get('rookery_connections_total{protocol="imap"}') ?? 0) >= 1);
+  assert.ok((after.get('rookery_connections_total{protocol="pop3"}') ?? 0) >= 1);
+  assert.equal(after.get('rookery_connections_open{protocol="smtp"}'), 0);
 });
 
 test('/healthz answers 503 once the store is gone', async () => {

@@ -2,13 +2,14 @@
  * The IMAP service (RFC 3501 / RFC 9051 and the extensions in
  * capabilities.ts): the shared listener (PROXY from traffic managers, the
  * cap per client address, implicit TLS for imaps) hands each connection to
- * an ImapSession. One mailbox watcher and one failed-login tally per service.
+ * an ImapSession. One mailbox watcher per service; the login throttle is
+ * the node's (src/net/login-throttle.ts).
  */
 import { ServiceListener, SessionTracker } from '../../net/listener.js';
 import type { NetService, ServiceContext } from '../../net/service.js';
 import { Connection } from './connection.js';
 import { ImapSession, TLS_HANDSHAKE_TIMEOUT_MS } from './session.js';
-import { AuthThrottle } from './session-auth.js';
+import { loginThrottleFor } from '../../net/login-throttle.js';
 import { MailboxWatcher } from './session-changes.js';
 import { encodeUntaggedStatus } from './wire/index.js';
 
@@ -23,10 +24,11 @@ export function createImapService(ctx: ServiceContext, opts: { implicitTls: bool
   const log = ctx.logger.child({ service: opts.implicitTls ? 'imaps' : 'imap' });
   const sessions = new SessionTracker<ImapSession>();
   const watcher = new MailboxWatcher(ctx.store.mail, ctx.limits.imapChangePollMs, log, ctx.store.changes);
-  const authThrottle = new AuthThrottle();
+  const authThrottle = loginThrottleFor(ctx.store, ctx.limits, (err) => log.warn({ err }, 'login throttle: the store is out of reach'));
 
   const listener = new ServiceListener({
     ctx,
+    protocol: opts.implicitTls ? 'imaps' : 'imap',
     logger: log,
     implicitTls: opts.implicitTls,
     handshakeTimeoutMs: TLS_HANDSHAKE_TIMEOUT_MS,
@@ -46,6 +48,7 @@ export function createImapService(ctx: ServiceContext, opts: { implicitTls: bool
 
   return {
     listen: (port: number, host: string) => listener.listen(port, host),
+    openConnections: () => listener.openConnections,
 
     async close(): Promise<void> {
       // Each session says "* BYE" once its current command is done.

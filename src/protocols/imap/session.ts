@@ -26,7 +26,8 @@ import { canonicalName } from './mailbox-names.js';
 import { StoreMessageContent, type MessageContent } from './message-content.js';
 import { encodeUpdates } from './responses.js';
 import type { MailboxUpdates, SelectedMailbox } from './selected-mailbox.js';
-import type { AuthThrottle } from './session-auth.js';
+import type { LoginThrottle } from '../../net/login-throttle.js';
+import { metrics } from '../../metrics/index.js';
 import type { MailboxWatcher } from './session-changes.js';
 import type { CommandContext, CommandOutcome, ImapCommand, SessionState } from './session-context.js';
 import {
@@ -67,8 +68,8 @@ export interface SessionOptions {
   readonly secure: boolean;
   /** The service's watcher of mailbox changes (IDLE). */
   readonly watcher: MailboxWatcher;
-  /** The service's failed-login tally. */
-  readonly authThrottle: AuthThrottle;
+  /** The node's login throttle, shared by every protocol and (through the store) every node. */
+  readonly authThrottle: LoginThrottle;
   /** Called once when the connection is gone. */
   onClosed(): void;
 }
@@ -110,14 +111,18 @@ export class ImapSession implements CommandContext {
   private idleTimer: NodeJS.Timeout;
   private closedNotified = false;
 
+  /** The service name (imap or imaps), the metrics' protocol label. */
+  private readonly service: string;
+
   constructor(conn: Connection, ctx: ServiceContext, opts: SessionOptions) {
     this.conn = conn;
     this.ctx = ctx;
     this.opts = opts;
+    this.service = opts.secure ? 'imaps' : 'imap';
     this.store = ctx.store;
     this.limits = ctx.limits;
     this.hostname = ctx.hostname;
-    this.log = ctx.logger.child({ service: opts.secure ? 'imaps' : 'imap', session: this.id, remote: conn.remoteAddress });
+    this.log = ctx.logger.child({ service: this.service, session: this.id, remote: conn.remoteAddress });
     this.framer = framerFor(ctx.limits, false);
     this.idleTimer = setTimeout(() => this.onIdleTimeout(), this.idleTimeoutMs());
     conn.onClose(() => this.cleanup());
@@ -206,10 +211,18 @@ export class ImapSession implements CommandContext {
 
   async login(address: string, password: string): Promise<User> {
     if (!this.plaintextAuthAllowed) throw new ImapError('NO', 'log in over TLS (use STARTTLS or port 993)', { name: 'PRIVACYREQUIRED' });
+    const client = this.conn.remoteAddress ?? '';
+    const verdict = await this.opts.authThrottle.check(client, address);
+    if (!verdict.allowed) {
+      this.authFailures++;
+      this.log.info({ address, failures: this.authFailures }, 'login refused by the throttle');
+      if (this.authFailures >= this.limits.maxAuthFailures) this.ending = 'too many failed logins';
+      throw no(verdict.sentence, 'UNAVAILABLE');
+    }
     const user = await this.store.directory.authenticate(address, password);
     if (!user) {
       this.authFailures++;
-      const delayMs = this.opts.authThrottle.failed(this.conn.remoteAddress ?? '', address);
+      const delayMs = await this.opts.authThrottle.failed(this.service, client, address);
       this.log.info({ address, failures: this.authFailures }, 'login failed');
       await new Promise((r) => setTimeout(r, delayMs));
       if (this.authFailures >= this.limits.maxAuthFailures) this.ending = 'too many failed logins';
@@ -217,6 +230,7 @@ export class ImapSession implements CommandContext {
     }
     this.currentUser = user;
     this.state = 'authenticated';
+    metrics.sessionsOpen.inc({ protocol: this.service });
     // The pre-login framer holds nothing now (it is fed one line at a time): swap in the full limits.
     if (this.framer.bufferedBytes === 0) this.framer = framerFor(this.limits, true);
     else this.log.warn('pre-login framer not empty at login; keeping its limits');
@@ -560,6 +574,7 @@ export class ImapSession implements CommandContext {
   private cleanup(): void {
     if (this.closedNotified) return;
     this.closedNotified = true;
+    if (this.currentUser) metrics.sessionsOpen.dec({ protocol: this.service });
     clearTimeout(this.idleTimer);
     this.kick();
     this.log.debug('closed');

@@ -23,6 +23,7 @@ export function createPop3Service(ctx: ServiceContext, opts: { implicitTls: bool
 
   const listener = new ServiceListener({
     ctx,
+    protocol: opts.implicitTls ? 'pop3s' : 'pop3',
     logger: log,
     implicitTls: opts.implicitTls,
     handshakeTimeoutMs: Math.min(ctx.limits.pop3IdleTimeoutMs, 60_000),
@@ -40,6 +41,7 @@ export function createPop3Service(ctx: ServiceContext, opts: { implicitTls: bool
 
   return {
     listen: (port: number, host: string) => listener.listen(port, host),
+    openConnections: () => listener.openConnections,
 
     async close(): Promise<void> {
       // Sessions end without UPDATE: nothing is deleted, locks are released.

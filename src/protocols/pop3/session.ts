@@ -11,6 +11,9 @@ import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { ServiceContext } from '../../net/service.js';
+import { limitSpecs } from '../../config/limits.js';
+import { loginThrottleFor } from '../../net/login-throttle.js';
+import { metrics } from '../../metrics/index.js';
 import { LineSplitter, type LineEvent } from '../../net/line-reader.js';
 import { upgradeToTls } from '../../net/tls-upgrade.js';
 import { verbs, type VerbSpec } from './commands.js';
@@ -21,8 +24,8 @@ import { decodeSaslPlain, err, isParseError, ok, parseCommand, type Pop3Verb } f
 
 export type Pop3State = 'AUTHORIZATION' | 'TRANSACTION' | 'UPDATE';
 
-/** Pause after a failed login, to slow down password guessing. */
-export const AUTH_FAILURE_DELAY_MS = 300;
+/** Pause after a first failed login (the shared throttle's default; it grows with further failures). */
+export const AUTH_FAILURE_DELAY_MS = limitSpecs.loginFailureDelayMs.default;
 /** Lines read ahead of the command being run before we stop reading the socket. */
 const MAX_QUEUED_LINES = 64;
 /** How long a closing connection may take to say goodbye before it is cut. */
@@ -71,6 +74,8 @@ export class Pop3Session {
   private drop: Maildrop | null = null;
   private readonly idleTimer: NodeJS.Timeout;
   private readonly onClosed: () => void;
+  /** The service name (pop3 or pop3s), the metrics' protocol label. */
+  private readonly service: string;
 
   constructor(socket: Socket | TLSSocket, ctx: ServiceContext, opts: SessionOptions) {
     this.socket = socket;
@@ -78,7 +83,8 @@ export class Pop3Session {
     this.secure = opts.secure;
     this.onClosed = opts.onClosed;
     this.clientAddress = opts.clientAddress ?? socket.remoteAddress;
-    this.log = ctx.logger.child({ service: opts.secure ? 'pop3s' : 'pop3', session: this.id, remote: this.clientAddress });
+    this.service = opts.secure ? 'pop3s' : 'pop3';
+    this.log = ctx.logger.child({ service: this.service, session: this.id, remote: this.clientAddress });
     this.splitter = new LineSplitter(ctx.limits.maxPop3LineBytes);
     // RFC 1939 section 3: an autologout timer closes the connection without
     // a reply and without entering UPDATE.
@@ -183,11 +189,20 @@ export class Pop3Session {
    * enters TRANSACTION. Replies in every case.
    */
   async login(address: string, password: string): Promise<void> {
+    const throttle = loginThrottleFor(this.ctx.store, this.ctx.limits, (e) => this.log.warn({ err: e }, 'login throttle: the store is out of reach'));
+    const client = this.clientAddress ?? '';
+    const verdict = await throttle.check(client, address);
+    if (!verdict.allowed) {
+      this.authFailures++;
+      this.log.info({ address, failures: this.authFailures }, 'login refused by the throttle');
+      throw new Pop3Error(verdict.sentence, 'SYS/TEMP', { closeAfter: this.authFailures >= this.ctx.limits.maxAuthFailures });
+    }
     const user = await this.ctx.store.directory.authenticate(address, password);
     if (!user) {
       this.authFailures++;
-      this.log.info({ address, failures: this.authFailures }, 'login failed');
-      await new Promise((r) => setTimeout(r, AUTH_FAILURE_DELAY_MS));
+      const delayMs = await throttle.failed(this.service, client, address);
+      this.log.info({ address, failures: this.authFailures, delayMs }, 'login failed');
+      await new Promise((r) => setTimeout(r, delayMs));
       if (this.authFailures >= this.ctx.limits.maxAuthFailures) {
         throw new Pop3Error('invalid credentials; too many failures, closing', 'AUTH', { closeAfter: true });
       }
@@ -196,6 +211,7 @@ export class Pop3Session {
     const owner = `${this.ctx.hostname}/${process.pid}/${this.id}`;
     this.drop = await Maildrop.open(this.ctx.store, user, owner, this.ctx.limits.maildropLeaseMs, this.log);
     this.state = 'TRANSACTION';
+    metrics.sessionsOpen.inc({ protocol: this.service });
     this.pendingUser = null;
     const { count, octets } = this.drop.totals();
     this.log.info({ user: user.address, messages: count }, 'logged in');
@@ -390,7 +406,10 @@ export class Pop3Session {
     this.queue.length = 0;
     // A dropped connection never enters UPDATE (RFC 1939 section 6): the
     // lock goes, the deletion marks with it.
-    if (this.drop) await this.drop.release();
+    if (this.drop) {
+      metrics.sessionsOpen.dec({ protocol: this.service });
+      await this.drop.release();
+    }
     this.log.debug('closed');
     this.onClosed();
   }

@@ -11,27 +11,20 @@
  * exchange begins, so no password crosses the network unencrypted
  * (server.ts holds that guard, as smtp-server has no hook before SASL).
  *
- * Failed logins are throttled two ways: each failure's 535 is delayed, by
- * more the more failures the client's address had recently (on this node;
- * a success does not wipe the record, or one valid account would let its
- * owner guess the others' passwords at full speed), and a connection is
- * closed with 421 4.7.0 after limits.maxAuthFailures.
+ * Failed logins go through the node's login throttle, shared by every
+ * protocol and node (src/net/login-throttle.ts): each failure's 535 is
+ * delayed, by more the more failures the client's address or the account
+ * had recently; an address or account over its limit gets 454 4.7.0
+ * before its password is looked at; and a connection is closed with
+ * 421 4.7.0 after limits.maxAuthFailures.
  * PLAIN with an authorization identity other than the authentication
  * identity is refused: nobody may log in on behalf of another user.
  */
 import { plaintextAuthAllowed } from '../../net/plaintext-auth.js';
+import { loginThrottleFor } from '../../net/login-throttle.js';
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import type { ServiceContext } from '../../net/service.js';
 import { replies, SmtpReply } from './replies.js';
-
-/** Delay before the first failed login's 535; doubled per recent failure from the same address. */
-const FAILURE_DELAY_MS = 300;
-/** The longest delay before a 535. */
-const MAX_FAILURE_DELAY_MS = 5_000;
-/** How long a failure counts against its address. */
-const FAILURE_MEMORY_MS = 10 * 60_000;
-/** Addresses remembered before old entries are swept. */
-const MAX_REMEMBERED_ADDRESSES = 10_000;
 
 /** SASL mechanisms announced, in order of preference. */
 export const AUTH_METHODS = ['PLAIN', 'LOGIN'];
@@ -42,19 +35,13 @@ export function authAllowed(session: Pick<SMTPServerSession, 'secure' | 'remoteA
 }
 
 /** The onAuth hook with its throttle. */
-export function authHandler(ctx: ServiceContext) {
+export function authHandler(ctx: ServiceContext, service = 'submission') {
   const failuresBySession = new WeakMap<SMTPServerSession, number>();
-  const recentByAddress = new Map<string, { count: number; lastAt: number }>();
-
-  const noteFailure = (address: string): number => {
-    const now = Date.now();
-    if (recentByAddress.size > MAX_REMEMBERED_ADDRESSES) {
-      for (const [a, e] of recentByAddress) if (now - e.lastAt > FAILURE_MEMORY_MS) recentByAddress.delete(a);
-    }
-    const prev = recentByAddress.get(address);
-    const count = prev && now - prev.lastAt <= FAILURE_MEMORY_MS ? prev.count + 1 : 1;
-    recentByAddress.set(address, { count, lastAt: now });
-    return Math.min(FAILURE_DELAY_MS * 2 ** (count - 1), MAX_FAILURE_DELAY_MS);
+  const throttle = loginThrottleFor(ctx.store, ctx.limits, (err) => ctx.logger.warn({ err }, 'login throttle: the store is out of reach'));
+  const noteFailure = (session: SMTPServerSession): number => {
+    const failures = (failuresBySession.get(session) ?? 0) + 1;
+    failuresBySession.set(session, failures);
+    return failures;
   };
 
   const check = async (auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<SMTPServerAuthenticationResponse> => {
@@ -63,14 +50,20 @@ export function authHandler(ctx: ServiceContext) {
     const authzid = (auth as { authzid?: string }).authzid ?? '';
     const authcid = (auth as { authcid?: string }).authcid ?? '';
     const proxyLogin = auth.method === 'PLAIN' && authzid !== '' && authcid !== '' && authzid.toLowerCase() !== authcid.toLowerCase();
+    const verdict = await throttle.check(session.remoteAddress, username);
+    if (!verdict.allowed) {
+      const failures = noteFailure(session);
+      ctx.logger.info({ session: session.id, username, failures }, 'login refused by the throttle');
+      if (failures >= ctx.limits.maxAuthFailures) throw replies.tooManyAuthFailures();
+      throw new SmtpReply(454, '4.7.0', `Temporary authentication failure: ${verdict.sentence}`);
+    }
     const user = proxyLogin || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') ? null : await ctx.store.directory.authenticate(username, auth.password ?? '');
     if (user) {
       ctx.logger.info({ session: session.id, user: user.address, method: auth.method }, 'authenticated');
       return { user };
     }
-    const failures = (failuresBySession.get(session) ?? 0) + 1;
-    failuresBySession.set(session, failures);
-    const delay = noteFailure(session.remoteAddress);
+    const failures = noteFailure(session);
+    const delay = await throttle.failed(service, session.remoteAddress, username);
     ctx.logger.info({ session: session.id, username, failures, delayMs: delay }, 'login failed');
     await new Promise((r) => setTimeout(r, delay));
     if (failures >= ctx.limits.maxAuthFailures) throw replies.tooManyAuthFailures();

@@ -56,7 +56,7 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
   const submission = opts.mode === 'submission';
   const sctx: ServiceContext = { ...ctx, logger: log };
   const limits = ctx.limits;
-  const connections = connectionPolicy(limits.maxConnectionsPerIp);
+  const connections = connectionPolicy(limits.maxConnectionsPerIp, serviceName(opts));
   const inflight = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>): void => {
     inflight.add(work);
@@ -81,7 +81,7 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
       authOptional: true,
       authMethods: submission ? AUTH_METHODS : [],
       allowInsecureAuth: true,
-      onAuth: submission ? authHandler(sctx) : undefined,
+      onAuth: submission ? authHandler(sctx, opts.implicitTls ? 'submissions' : 'submission') : undefined,
       maxAllowedUnauthenticatedCommands: false,
       // No PTR lookups: a slow resolver would delay every greeting, and the
       // Received header records the address literal, which cannot lie.
@@ -128,6 +128,7 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
   server.server.prependListener('connection', refreshTls);
 
   return {
+    openConnections: () => server.connections.size,
     listen(port: number, host: string): Promise<number> {
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => reject(err);

@@ -107,7 +107,7 @@ export class SessionCookieAuthenticator implements Authenticator {
     if (!safeMethods.has(req.method ?? 'GET')) {
       const given = req.headers['x-csrf-token'];
       if (typeof given !== 'string' || !sameSecret(given, csrfFor(text))) {
-        return { kind: 'invalid', message: 'A request made with the session cookie needs the X-CSRF-Token header of the session.' };
+        return { kind: 'refused', message: 'A request made with the session cookie needs the X-CSRF-Token header of the session.' };
       }
     }
     return { kind: 'ok', principal: { role: token.role, domain: token.domain, subject: token.subject, via: 'session', tokenId: token.id } };

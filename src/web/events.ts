@@ -46,6 +46,23 @@ export interface EventHubOptions {
   protocol: string;
 }
 
+/** Answers with an event stream (text/event-stream, unbuffered by proxies) and tells the client how soon to reconnect. */
+export function beginEventStream(res: ServerResponse, retryMs: number): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Accel-Buffering': 'no',
+    Connection: 'keep-alive',
+  });
+  res.flushHeaders();
+  res.write(`retry: ${retryMs}\n\n`);
+}
+
+/** One event of a stream, its data as JSON. */
+export function writeEvent(res: ServerResponse, id: number, event: string, data: unknown): void {
+  res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
 export function nodeSummary(m: Member) {
   return {
     name: m.name,
@@ -75,15 +92,8 @@ export class EventHub {
   /** Turns the response into an event stream; false if the node has as many as it takes. */
   add(res: ServerResponse, principal: Principal): boolean {
     if (this.closed || this.clients.size >= this.opts.maxClients) return false;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
-    });
-    res.flushHeaders();
     // Reconnect after 2 s; the first event tells the client to re-read what it shows.
-    res.write('retry: 2000\n\n');
+    beginEventStream(res, 2000);
     const client: Client = { res, principal };
     this.clients.add(client);
     metrics.sessionsOpen.inc({ protocol: this.opts.protocol });
@@ -183,6 +193,6 @@ export class EventHub {
   }
 
   private send(c: Client, event: EventName, data: unknown): void {
-    c.res.write(`id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    writeEvent(c.res, this.nextId++, event, data);
   }
 }

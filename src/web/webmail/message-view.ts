@@ -5,9 +5,9 @@
  * Built from the stored MIME index: only the displayed parts' bytes are
  * decoded.
  */
-import { decodeCharset, decodeTransferEncoding, type MimeIndex, type MimePart } from '../../mail/mime/index.js';
+import { decodeCharset, decodeTransferEncoding, textParts, type MimeIndex, type MimePart } from '../../mail/mime/index.js';
 import { escapeHtml } from './html.js';
-import { sanitizeHtml } from './sanitize.js';
+import { sanitizeMailHtml } from './sanitize.js';
 
 export interface Attachment {
   section: string;
@@ -40,15 +40,31 @@ function isAttachment(part: MimePart): boolean {
 
 const displayLimitBytes = 2 * 1024 * 1024;
 
-/** Renders the body of a message as safe HTML and lists its attachments. */
-export function renderBody(message: Buffer, index: MimeIndex): { html: string; attachments: Attachment[] } {
+export interface RenderedBody {
+  /** The displayed parts as safe HTML. */
+  html: string;
+  attachments: Attachment[];
+  /** Sections of the parts displayed (what a reply quotes). */
+  shownSections: string[];
+  /** Whether a displayed HTML part has remote images (blocked unless asked). */
+  remoteImages: boolean;
+}
+
+/** Renders the body of a message as safe HTML and lists its attachments; remote images load only with `images`. */
+export function renderBody(message: Buffer, index: MimeIndex, opts: { images?: boolean } = {}): RenderedBody {
   const attachments: Attachment[] = [];
   const shown: string[] = [];
+  const shownSections: string[] = [];
+  let remoteImages = false;
   const show = (part: MimePart): void => {
     const raw = partBytes(message, part).subarray(0, displayLimitBytes);
     const text = decodeCharset(raw, part.charset);
-    if (part.mediaType === 'text/html') shown.push(`<div class="html">${sanitizeHtml(text)}</div>`);
-    else shown.push(`<pre>${escapeHtml(text)}</pre>`);
+    shownSections.push(part.section || '1');
+    if (part.mediaType === 'text/html') {
+      const safe = sanitizeMailHtml(text, { images: opts.images === true });
+      remoteImages ||= safe.remoteImages;
+      shown.push(`<div class="html">${safe.html}</div>`);
+    } else shown.push(`<pre>${escapeHtml(text)}</pre>`);
   };
   const walk = (part: MimePart): void => {
     if (part.kind === 'message' && part.message) {
@@ -75,5 +91,15 @@ export function renderBody(message: Buffer, index: MimeIndex): { html: string; a
     show(part);
   };
   walk(index.root);
-  return { html: shown.join('\n'), attachments };
+  return { html: shown.join('\n'), attachments, shownSections, remoteImages };
+}
+
+const quoteLimitBytes = 256 * 1024;
+
+/** The displayed text of a message as plain text (HTML reduced to its text), for quoting in a reply or forward. */
+export function displayedText(message: Buffer, index: MimeIndex, shownSections: readonly string[]): string {
+  const wanted = new Set(shownSections);
+  const pieces: string[] = [];
+  for (const p of textParts(message, index, quoteLimitBytes)) if (wanted.has(p.section || '1')) pieces.push(p.text.replace(/\r\n?/g, '\n').trimEnd());
+  return pieces.join('\n\n');
 }

@@ -34,7 +34,10 @@ const voidTags = new Set(['br', 'hr']);
 
 const allowedAttributes = new Set(['title', 'alt', 'colspan', 'rowspan', 'align', 'valign', 'width', 'height', 'dir', 'lang']);
 
-const tagPattern = /<!--[\s\S]*?(?:-->|$)|<![^>]*>?|<\?[^>]*>?|<\/?([a-zA-Z][a-zA-Z0-9-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>/g;
+// Every alternative, once started, matches to its end or to the end of the input (a quoted value or
+// a tag left open runs to the end, as in a browser), so no match fails part-way and the scan stays
+// linear: with a closing quote or ">" required, "<a<a<a..." took seconds per 100 KB.
+const tagPattern = /<!--[\s\S]*?(?:-->|$)|<![^>]*>?|<\?[^>]*>?|<\/?([a-zA-Z][a-zA-Z0-9-]*)((?:[^>"']|"[^"]*(?:"|$)|'[^']*(?:'|$))*)(>|$)/g;
 const attrPattern = /([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g;
 
 /** Whether a link target is one we let through: http, https or mailto. */
@@ -62,8 +65,40 @@ function attributes(tag: string, source: string): string {
   return out;
 }
 
+/** What the reader allowed for this message. */
+export interface SanitizeOptions {
+  /** Load remote (http, https) images; otherwise each image is its alternative text. */
+  images?: boolean;
+}
+
+/** An <img>: blocked (its alternative text) unless images are allowed and its source is http or https. */
+function image(source: string, allowed: boolean, found: { remoteImages: boolean }): string {
+  let alt = '';
+  let src: string | null = null;
+  let size = '';
+  for (const m of source.matchAll(attrPattern)) {
+    const name = m[1]!.toLowerCase();
+    const value = decodeHTML(m[2] ?? m[3] ?? m[4] ?? '');
+    if (name === 'alt') alt = value.trim();
+    else if (name === 'src') src = value.replace(/[\u0000-\u0020\u007f-\u009f]+/g, '');
+    else if ((name === 'width' || name === 'height') && /^\d{1,4}%?$/.test(value.trim())) size += ` ${name}="${value.trim()}"`;
+  }
+  const remote = src !== null && /^https?:\/\//i.test(src);
+  found.remoteImages ||= remote;
+  if (allowed && remote && src !== null) {
+    return `<img src="${escapeHtml(src)}" alt="${escapeHtml(alt)}"${size} referrerpolicy="no-referrer" loading="lazy">`;
+  }
+  return `<span class="blocked-image">[image${alt ? `: ${escapeHtml(alt)}` : ''}]</span>`;
+}
+
 /** The safe rendition of an HTML document or fragment. */
-export function sanitizeHtml(html: string): string {
+export function sanitizeHtml(html: string, opts: SanitizeOptions = {}): string {
+  return sanitizeMailHtml(html, opts).html;
+}
+
+/** The safe rendition, and whether the HTML has remote images ("Show images" would load them). */
+export function sanitizeMailHtml(html: string, opts: SanitizeOptions = {}): { html: string; remoteImages: boolean } {
+  const found = { remoteImages: false };
   let out = '';
   const open: string[] = [];
   let last = 0;
@@ -75,6 +110,7 @@ export function sanitizeHtml(html: string): string {
     if (skipUntil === null && text) out += escapeHtml(decodeHTML(text));
     const name = m[1]?.toLowerCase();
     if (!name) continue; // comments, doctypes, processing instructions
+    if (m[3] !== '>') break; // a tag still open at the end of the input: a browser drops it
     const closing = m[0].startsWith('</');
     if (skipUntil !== null) {
       if (closing && name === skipUntil) skipUntil = null;
@@ -85,9 +121,7 @@ export function sanitizeHtml(html: string): string {
       continue;
     }
     if (name === 'img' && !closing) {
-      const alt = /\balt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(m[2] ?? '');
-      const label = alt ? decodeHTML(alt[1] ?? alt[2] ?? alt[3] ?? '').trim() : '';
-      out += `<span class="blocked-image">[image${label ? `: ${escapeHtml(label)}` : ''}]</span>`;
+      out += image(m[2] ?? '', opts.images === true, found);
       continue;
     }
     if (!allowedTags.has(name)) continue;
@@ -102,5 +136,5 @@ export function sanitizeHtml(html: string): string {
   }
   if (skipUntil === null) out += escapeHtml(decodeHTML(html.slice(last)));
   while (open.length > 0) out += `</${open.pop()!}>`;
-  return out;
+  return { html: out, remoteImages: found.remoteImages };
 }

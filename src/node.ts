@@ -18,6 +18,9 @@ import type { NetService, ServiceContext, TlsMaterial } from './net/service.js';
 import { QueueRunner } from './outbound/runner.js';
 import type { DnsResolver } from './outbound/route.js';
 import type { Store } from './store/types.js';
+import { metrics } from './metrics/index.js';
+import { timedStore } from './metrics/timed-store.js';
+import { configureAutoReplies, settleAutoReplies } from './mail/vacation.js';
 import type { ServiceName } from './config/services.js';
 
 export type { ServiceName };
@@ -69,8 +72,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let storeOkAt = Date.now();
   let storeFailing = false;
   const storeHealthy = (): boolean => !storeFailing && Date.now() - storeOkAt <= storeSilenceMs;
+  // Every service's store calls are timed into rookery_store_call_seconds.
+  const store = timedStore(opts.store, metrics.storeLatency);
+  // Vacation replies queued here name this node as their origin.
+  configureAutoReplies({ nodeName: opts.name, logger: logger.child({ component: 'vacation' }) });
   const ctx: ServiceContext = {
-    store: opts.store,
+    store,
     limits,
     hostname: opts.hostname,
     tls: () => tls,
@@ -92,12 +99,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
 
   const running: NetService[] = [];
+  const byName = new Map<ServiceName, NetService>();
   const ports = {} as Record<ServiceName, number>;
   try {
     for (const [name, port] of Object.entries(opts.ports) as [ServiceName, number][]) {
       const service = factories[name]();
       ports[name] = await service.listen(port, opts.address);
       running.push(service);
+      byName.set(name, service);
       logger.info({ service: name, address: opts.address, port: ports[name] }, 'listening');
     }
   } catch (err) {
@@ -122,10 +131,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // this node: register now, heartbeat every second with service health.
   // The queue worker: registered as the "queue" service with port 0 (it listens on nothing).
   const queue = opts.queue === false ? null
-    : new QueueRunner({ store: opts.store, nodeName: opts.name, nodeAddress: opts.address, hostname: opts.hostname, limits, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+    : new QueueRunner({ store, nodeName: opts.name, nodeAddress: opts.address, hostname: opts.hostname, limits, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   queue?.start();
   const health = () => ({
-    ...Object.fromEntries(Object.entries(ports).map(([s, port]) => [s, { port, healthy: !stopping }])),
+    // Open connections ride along, for the console's cluster map.
+    ...Object.fromEntries(Object.entries(ports).map(([s, port]) => {
+      const open = byName.get(s as ServiceName)?.openConnections?.();
+      return [s, { port, healthy: !stopping, ...(open === undefined ? {} : { connections: open }) }];
+    })),
     ...(queue ? { queue: { port: 0, healthy: !stopping && queue.healthy() } } : {}),
   });
   let stopping = false;
@@ -169,6 +182,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       // Out of the pools first, so no new client is sent here while sessions end.
       await opts.store.cluster.setState(opts.name, 'draining').catch(() => undefined);
       await Promise.allSettled([...running.map((s) => s.close()), queue?.stop()]);
+      // Auto-replies for mail already acknowledged are queued before the node goes.
+      await settleAutoReplies();
       await opts.store.cluster.setState(opts.name, 'down').catch(() => undefined);
       trustedProxies.stop();
     },

@@ -4,8 +4,11 @@
  * address means here, checking quota, and storing one blob for every
  * recipient's INBOX copy in one store transaction.
  */
+import { metrics } from '../metrics/index.js';
+import { isStoreError } from '../store/errors.js';
 import type { BlobId, Directory, MessageRecord, Store, User, UserId } from '../store/types.js';
 import { domainOf, normaliseAddress } from './address.js';
+import { startAutoReplies } from './vacation.js';
 
 /** What a recipient address means to this cluster. */
 export type RecipientVerdict =
@@ -76,13 +79,22 @@ export interface LocalDelivery {
  * leave one copy out.
  */
 export async function deliverLocal(store: Store, delivery: LocalDelivery): Promise<MessageRecord[]> {
-  const result = await store.mail.deliver({
-    blobId: delivery.blob.id,
-    size: delivery.blob.size,
-    internalDate: delivery.internalDate ?? new Date(),
-    targets: delivery.userIds.map((userId) => ({ userId })),
-    onOverQuota: 'fail',
-  });
+  let result;
+  try {
+    result = await store.mail.deliver({
+      blobId: delivery.blob.id,
+      size: delivery.blob.size,
+      internalDate: delivery.internalDate ?? new Date(),
+      targets: delivery.userIds.map((userId) => ({ userId })),
+      onOverQuota: 'fail',
+    });
+  } catch (err) {
+    metrics.deliveries.inc({ path: 'local', result: isStoreError(err, 'over-quota') ? 'over-quota' : 'failed' }, delivery.userIds.length);
+    throw err;
+  }
+  metrics.deliveries.inc({ path: 'local', result: 'delivered' }, result.stored.length);
+  // Vacation auto-replies (RFC 3834) run after the commit and are not awaited: they never delay or fail a delivery.
+  startAutoReplies(store, { blobId: delivery.blob.id, userIds: delivery.userIds });
   return result.stored;
 }
 

@@ -1,4 +1,4 @@
-import { limitSpecs, limitsFromSettings, parseLimit, type LimitSpec } from '../config/limits.js';
+import { limitSettingValue, limitSpecs, limitsFromSettings, type LimitSpec } from '../config/limits.js';
 import { printTable, UsageError } from './args.js';
 import { storeVerbGroup } from './command.js';
 
@@ -30,11 +30,11 @@ export const configCommand = storeVerbGroup({
         if (!key!.startsWith('limits.')) throw new UsageError(`only limits.* can be set here\nusage: ${setUsage}`);
         let parsed;
         try {
-          parsed = parseLimit(key!.slice('limits.'.length), value!);
+          parsed = limitSettingValue(key!, value!);
         } catch (err) {
           throw new UsageError((err as Error).message);
         }
-        await store.settings.set(key!, String(parsed));
+        await store.settings.set(key!, parsed);
         console.log(`${key} = ${parsed}; nodes apply it when they next start`);
       },
     },

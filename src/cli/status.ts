@@ -1,28 +1,8 @@
 import { hostname as osHostname } from 'node:os';
 import type { Member } from '../store/types.js';
+import { statusLetters } from '../web/cluster-status.js';
 import { parse, printTable, withStore } from './args.js';
 import type { CommandGroup } from './command.js';
-
-/** The seeds' status letters, one per kind of service (TLS variants share their protocol's letter). */
-const serviceLetters: Record<string, string> = {
-  smtp: 'S', submission: 'U', submissions: 'U', pop3: 'P', pop3s: 'P', imap: 'I', imaps: 'I', http: 'W', https: 'W', dns: 'D', queue: 'Q',
-};
-
-/**
- * The status string of a member: one letter per kind of service it runs,
- * upper case when every service of that kind is healthy, lower case when
- * one is not; "-" for a member with no services.
- */
-export function statusLetters(member: Member): string {
-  const kinds = new Map<string, boolean>();
-  for (const [name, health] of Object.entries(member.services)) {
-    const letter = serviceLetters[name] ?? '?';
-    kinds.set(letter, (kinds.get(letter) ?? true) && health.healthy && member.state === 'up');
-  }
-  const order = 'SUPIWDQ?';
-  const letters = [...kinds].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([l, ok]) => (ok ? l : l.toLowerCase()));
-  return letters.join('') || '-';
-}
 
 function memberJson(m: Member, localHost: string) {
   return {
@@ -36,15 +16,29 @@ function memberJson(m: Member, localHost: string) {
     version: m.version,
     startedAt: m.startedAt.toISOString(),
     heartbeatAt: m.heartbeatAt.toISOString(),
-    services: Object.fromEntries(Object.entries(m.services).map(([s, h]) => [s, { port: h.port, healthy: h.healthy && m.state === 'up' }])),
+    services: Object.fromEntries(Object.entries(m.services).map(([s, h]) => [s, {
+      port: h.port,
+      healthy: h.healthy && m.state === 'up',
+      ...(h.connections === undefined ? {} : { connections: h.connections }),
+    }])),
   };
+}
+
+/**
+ * The CONN column: each service's open client connections at the last
+ * heartbeat, as one space-free token ("smtp=3,imap=12"), so the columns
+ * before it keep their positions; "-" when the member counts none.
+ */
+function connectionsCell(m: Member): string {
+  const counts = Object.entries(m.services).filter(([, h]) => h.connections !== undefined).map(([s, h]) => `${s}=${h.connections}`);
+  return counts.join(',') || '-';
 }
 
 const usage = 'rookery status [--json]';
 
 export const statusCommand: CommandGroup = {
   name: 'status',
-  summary: 'every node and traffic manager: address, state, services and their health',
+  summary: 'every node and traffic manager: address, state, services, their health and open connections',
   usage: [usage],
   async run(args) {
     const { values } = parse(args, { json: { type: 'boolean' } }, usage);
@@ -62,6 +56,7 @@ export const statusCommand: CommandGroup = {
         return;
       }
       const ago = (d: Date) => `${Math.max(0, Math.round((Date.now() - d.getTime()) / 1000))}s ago`;
+      // Columns and letters are the operator contract: new ones go at the end.
       printTable(members.map((m) => ({
         name: m.name,
         role: m.role,
@@ -71,6 +66,7 @@ export const statusCommand: CommandGroup = {
         status: statusLetters(m),
         heartbeat: ago(m.heartbeatAt),
         services: Object.entries(m.services).map(([s, h]) => `${s}:${h.port}${h.healthy && m.state === 'up' ? '' : '(down)'}`).join(' '),
+        conn: connectionsCell(m),
       })), false);
       console.log('status letters: S smtp, U submission, P pop3, I imap, W web, D dns, Q queue; lower case = unhealthy');
     });

@@ -33,7 +33,9 @@ function nodeJson(m: Member) {
   return {
     name: m.name, role: m.role, address: m.address, host: m.host, pid: m.pid, state: m.state, status: statusLetters(m), version: m.version,
     startedAt: m.startedAt.toISOString(), heartbeatAt: m.heartbeatAt.toISOString(),
-    services: Object.fromEntries(Object.entries(m.services).map(([n, h]) => [n, { port: h.port, healthy: h.healthy && m.state === 'up' }])),
+    services: Object.fromEntries(Object.entries(m.services).map(([n, h]) => [n, {
+      port: h.port, healthy: h.healthy && m.state === 'up', ...(h.connections === undefined ? {} : { connections: h.connections }),
+    }])),
   };
 }
 

@@ -56,7 +56,11 @@ export const queuedMessageSchema = s.named('QueuedMessage', s.object({
   recipients: s.array(queueRecipientSchema),
 }, ['id', 'sender', 'size', 'createdAt', 'origin', 'recipients']));
 
-const serviceHealthSchema = s.object({ port: s.integer(), healthy: s.boolean() }, ['port', 'healthy']);
+const serviceHealthSchema = s.object({
+  port: s.integer(),
+  healthy: s.boolean(),
+  connections: s.integer({ minimum: 0, description: 'Client connections open at its last heartbeat (absent when the member does not count them).' }),
+}, ['port', 'healthy']);
 
 export const nodeSchema = s.named('Node', s.object({
   name: s.string(),
@@ -107,5 +111,15 @@ export const principalSchema = s.named('Principal', s.object({
   via: s.enum(['token', 'password', 'session'] as const),
   client: s.string({ description: 'Your address as this node sees it (through a traffic manager: from its PROXY header).' }),
 }, ['role', 'domain', 'subject', 'via', 'client']));
+
+export const settingSchema = s.named('Setting', s.object({
+  key: s.string({ example: 'limits.maxRecipients' }),
+  value: s.nullable(s.string({ description: 'The value in force, as text: the store\'s, or the default when none is set; null when the default is computed or there is none.' })),
+  default: s.nullable(s.string({ description: 'null when computed (some DNS settings) or absent (a node set).' })),
+  set: s.boolean({ description: 'Whether the store holds a value (false: the default applies).' }),
+  description: s.string(),
+  choices: s.array(s.string(), { description: 'The values allowed, for settings that take one of a few words.' }),
+  takesEffect: s.enum(['node-start', 'at-once'] as const, { description: 'node-start: nodes read it when they start (limits); at-once: DNS answers follow within a second.' }),
+}, ['key', 'value', 'default', 'set', 'description', 'takesEffect']));
 
 export const listOf = <T>(name: string, item: import('../schema.js').Schema<T>) => s.object({ [name]: s.array(item) } as Record<string, ReturnType<typeof s.array<T>>>, [name]);

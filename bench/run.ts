@@ -14,6 +14,8 @@
  * `--only lb`, alone: the traffic manager's cost (direct, rookery lb, HAProxy): bench/lb.ts.
  *
  * `--only store`, alone: three nodes on PostgreSQL against one on SQLite: bench/store.ts.
+ *
+ * `--only web`, alone: the API's message list of a 10,000-message folder: bench/web.ts.
  */
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
@@ -30,6 +32,7 @@ import { runImapBench, type ImapSideName } from './imap.js';
 import { runLbBench } from './lb.js';
 import { runOutboundBench } from './outbound.js';
 import { runStoreBench } from './store.js';
+import { runWebBench } from './web.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const target = 0.5;
@@ -39,10 +42,11 @@ const usage = `usage: npm run bench -- [--only smtp|imap|rookery|postfix|dovecot
     IMAP: [--imap-rounds N] [--idle N]
     --only outbound[,rookery|postfix]: outbound to a loopback sink (bench/outbound.ts) [--rounds N] [--messages N] [--size BYTES]
     --only lb: the traffic manager's cost (bench/lb.ts) [--rounds N] [--messages N]
-    --only store: 3 nodes on PostgreSQL vs 1 on SQLite (bench/store.ts) [--rounds N] [--messages N] [--warmup N] [--senders N] [--size BYTES] [--imap-rounds N]`;
+    --only store: 3 nodes on PostgreSQL vs 1 on SQLite (bench/store.ts) [--rounds N] [--messages N] [--warmup N] [--senders N] [--size BYTES] [--imap-rounds N]
+    --only web: the API's message list of a 10,000-message folder (bench/web.ts) [--rounds N] [--messages N] [--senders N (concurrent clients, default 50)]`;
 
 type BenchName = 'smtp' | 'imap';
-const onlyWords = ['smtp', 'imap', 'rookery', 'postfix', 'dovecot', 'lb', 'store', 'outbound'] as const;
+const onlyWords = ['smtp', 'imap', 'rookery', 'postfix', 'dovecot', 'lb', 'store', 'outbound', 'web'] as const;
 
 interface Options {
   messages: number;
@@ -63,6 +67,10 @@ interface Options {
   outbound: boolean;
   /** `--only store`: PostgreSQL against SQLite, alone (bench/store.ts). */
   store: boolean;
+  /** `--only web`: the API's message list, alone (bench/web.ts). */
+  web: boolean;
+  /** Whether --messages and --senders were given (the web bench has its own defaults). */
+  given: { messages: boolean; senders: boolean };
 }
 
 function fail(message: string, code = 1): never {
@@ -133,6 +141,8 @@ function options(): Options {
     lb: has('lb'),
     outbound: has('outbound'),
     store: has('store'),
+    web: has('web'),
+    given: { messages: values.messages !== undefined, senders: values.senders !== undefined },
   };
 }
 
@@ -265,6 +275,15 @@ async function main(): Promise<void> {
   }
   if (opts.store) {
     await runStoreBench({ repoRoot, rounds: opts.rounds, messages: opts.messages, warmup: opts.warmup, senders: opts.senders, size: opts.size, imapRounds: opts.imapRounds, keep: opts.keep, onCleanup: (fn) => cleanups.push(async () => fn()), onExit: (fn) => lastResort.push(fn) });
+    return;
+  }
+  if (opts.web) {
+    const ok = await runWebBench({
+      messages: opts.given.messages ? opts.messages : 10_000, distinct: 1000, rounds: opts.rounds, sequential: 200,
+      concurrency: opts.given.senders ? opts.senders : 50, seconds: 5, keep: opts.keep,
+      onCleanup: (fn) => cleanups.push(async () => fn()), onExit: (fn) => lastResort.push(fn),
+    });
+    if (!ok) process.exitCode = 1;
     return;
   }
   if (opts.lb) {

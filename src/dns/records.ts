@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Member } from '../store/types.js';
+import { webmailLabel } from '../store/rules.js';
 import { isHostName, qualify, type DnsConfig } from './config.js';
 
 /** The record types the zones hold. */
@@ -77,12 +78,6 @@ export function usableAddress(address: string): boolean {
 export function memberLabel(name: string): string | null {
   const n = name.toLowerCase().replace(/_/g, '-');
   return !n.endsWith('.') && isHostName(n) ? n : null;
-}
-
-/** The seeds' webmail "magic name" for a node: webmailNN from the digits its name ends in. */
-export function webmailLabel(name: string): string | null {
-  const m = /(\d+)$/.exec(name);
-  return m ? `webmail${m[1]!.padStart(2, '0')}` : null;
 }
 
 /**

@@ -16,6 +16,16 @@ export function checkMemberName(name: string): void {
   if (!memberNamePattern.test(name)) throw new StoreError('bad-parameters', `"${name}" is not a member name (letters, digits, ".", "_", "-")`);
 }
 
+/**
+ * The seeds' webmail "magic name" for a member: webmailNN from the digits
+ * its name ends in (null when it ends in none). The DNS publishes it, the
+ * web redirects webmail.DOMAIN to it.
+ */
+export function webmailLabel(name: string): string | null {
+  const m = /(\d+)$/.exec(name);
+  return m ? `webmail${m[1]!.padStart(2, '0')}` : null;
+}
+
 /** Aliases pointing at aliases are followed this deep before the chain is called a loop. */
 export const maxAliasDepth = 10;
 

@@ -13,20 +13,23 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { registry, metrics, prometheusContentType } from '../metrics/index.js';
-import { timedStore } from '../metrics/timed-store.js';
+import { registry, prometheusContentType } from '../metrics/index.js';
 import { ServiceListener } from '../net/listener.js';
 import type { ClientAddress } from '../net/proxy-accept.js';
 import type { NetService, ServiceContext } from '../net/service.js';
 import { apiRoutes } from './api/index.js';
 import { ApiHandler, sendError, sendJson } from './api-handler.js';
-import { AuthThrottle, BearerTokenAuthenticator, PasswordAuthenticator, type Authenticator } from './auth.js';
+import { BearerTokenAuthenticator, PasswordAuthenticator, webAuthThrottle, type Authenticator } from './auth.js';
 import { ApiError } from './errors.js';
 import { EventHub } from './events.js';
 import { healthReport, storeCollector } from './health.js';
 import { defaultWebLimits, type WebLimits } from './limits.js';
 import type { WebContext } from './route.js';
+import { createAdminConsole } from './admin/index.js';
+import { magicNameRedirect } from './magic-names.js';
 import { createWebmail } from './webmail/index.js';
+import { createAutoconfig } from './autoconfig/index.js';
+import { createSelfCare } from './selfcare/index.js';
 import { SessionCookieAuthenticator } from './webmail/session.js';
 
 export interface HttpServiceOptions {
@@ -48,15 +51,24 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
   const protocol = opts.implicitTls ? 'https' : 'http';
   const limits: WebLimits = { ...defaultWebLimits, ...opts.limits };
   const logger = ctx.logger.child({ service: protocol });
-  const store = timedStore(ctx.store, metrics.storeLatency);
+  // Timed once for the whole node (src/node.ts).
+  const store = ctx.store;
   const events = new EventHub({ store, nodeName: opts.nodeName, logger, keepaliveMs: limits.eventKeepaliveMs, maxClients: limits.maxEventStreams, protocol });
   const webCtx: WebContext = { store, nodeName: opts.nodeName, hostname: ctx.hostname, logger, events };
   const authenticators: Authenticator[] = [new BearerTokenAuthenticator(), new PasswordAuthenticator(), new SessionCookieAuthenticator()];
-  const api = new ApiHandler({ ctx: webCtx, routes: apiRoutes, authenticators, throttle: new AuthThrottle(limits.maxHttpAuthFailures, limits.authFailureWindowMs), limits, protocol });
+  // The node's login throttle, shared with IMAP, POP3 and SMTP (and through the store with every node).
+  const throttle = webAuthThrottle(store, protocol, ctx.limits);
+  const api = new ApiHandler({ ctx: webCtx, routes: apiRoutes, authenticators, throttle, limits, protocol });
   const clients = new WeakMap<Duplex, ClientAddress>();
   const webmail = createWebmail({
     store, hostname: ctx.hostname, nodeName: opts.nodeName, logger, secure: opts.implicitTls,
-    maxLoginFailures: limits.maxHttpAuthFailures, loginFailureWindowMs: limits.authFailureWindowMs,
+    throttle,
+    limits: ctx.limits, maxEventStreams: limits.maxEventStreams, eventKeepaliveMs: limits.eventKeepaliveMs,
+  });
+  const autoconfig = createAutoconfig({ store, hostname: ctx.hostname, nodeName: opts.nodeName, logger });
+  const selfCare = createSelfCare({ store, logger, secure: opts.implicitTls, autoconfig, throttle });
+  const adminConsole = createAdminConsole({
+    store, logger, secure: opts.implicitTls, throttle,
   });
   const stopCollector = registry.addCollector(storeCollector(store));
 
@@ -64,6 +76,10 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
     const client = clients.get(req.socket)?.address ?? req.socket.remoteAddress ?? 'unknown';
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
+    // The strictest policy on every answer (error pages, redirects, anything new); a page that needs
+    // more (the webmail, the console) sends its own, which takes the place of this one.
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    res.setHeader('X-Frame-Options', 'DENY');
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://node.invalid');
@@ -87,6 +103,15 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
       await api.handle(req, res, url, client);
       return;
     }
+    const magic = ctx.limits.webMagicNames === 'on' ? magicNameRedirect(req, url, opts.nodeName, opts.implicitTls) : null;
+    if (magic) {
+      res.writeHead(magic.status, { Location: magic.location, 'Cache-Control': 'no-store', 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    if (await adminConsole.handle(req, res, url, client)) return;
+    if (await autoconfig.handle(req, res, url)) return;
+    if (await selfCare.handle(req, res, url, client)) return;
     if (await webmail.handle(req, res, url, client)) return;
     for (const h of opts.extraHandlers ?? []) if (await h(req, res, url)) return;
     sendError(res, new ApiError('not-found', `There is nothing at ${url.pathname}; the API is under /api/v1.`));
@@ -108,6 +133,7 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
   let allClosed: (() => void) | null = null;
   const listener = new ServiceListener({
     ctx,
+    protocol,
     logger,
     implicitTls: opts.implicitTls,
     handshakeTimeoutMs: 10_000,
@@ -116,11 +142,8 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
     },
     begin(connection) {
       clients.set(connection.stream, connection.client);
-      metrics.connections.inc({ protocol });
-      metrics.connectionsOpen.inc({ protocol });
       open++;
       connection.socket.once('close', () => {
-        metrics.connectionsOpen.dec({ protocol });
         open--;
         if (open === 0) allClosed?.();
       });
@@ -130,10 +153,12 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
 
   return {
     listen: (port, host) => listener.listen(port, host),
+    openConnections: () => open,
     async close() {
       await listener.stopAccepting();
       stopCollector();
       events.close();
+      webmail.close();
       server.closeIdleConnections();
       if (open > 0) {
         // Keep-alive connections finish their request and then close.

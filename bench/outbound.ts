@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { freeBase, portFree } from './lib/net.js';
 import { PostfixInstance } from './lib/postfix.js';
 import { diskOf, diskSample, findExecutable, isAlive, machineCpu, processCpu, run, sleep, start, stopPid, threadCpu, threadSched, threadState,
-  treeCpu, type DiskSample, type MachineSample, type Spawned } from './lib/proc.js';
+  type DiskSample, type MachineSample, type Spawned } from './lib/proc.js';
 import { smtpPortOffset } from './lib/rookery.js';
 import { SmtpSink } from './lib/sink.js';
 

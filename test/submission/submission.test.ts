@@ -8,7 +8,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { python, run } from '../helpers/clients.js';
+import { run } from '../helpers/clients.js';
 import { inbox, Wire, expectCode } from '../smtp/support.js';
 import { queued, SMTPLIB_SEND, startSubmissionNode, type SendResult, type SubmissionNode } from './support.js';
 

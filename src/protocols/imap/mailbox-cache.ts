@@ -20,7 +20,7 @@
  * dropped. One cache per store per process (imap and imaps share it).
  */
 import type { Mailbox, MailboxId, MailStore, MessageRecord, ModSeq } from '../../store/types.js';
-import { firstUnseenSeqOf, keywordsOf, type MailboxSummary } from './selected-mailbox.js';
+import { firstUnseenSeqOf, keywordsOf, searchUid, type MailboxSummary } from './selected-mailbox.js';
 
 /** A session's starting view of a mailbox: its messages in UID order as of `highestModSeq`. */
 export interface MailboxSnapshot {
@@ -62,20 +62,6 @@ interface Entry {
   refreshing: Promise<void> | null;
   /** The summary of the records at `modSeq` (null: not computed since the last change). */
   summary: MailboxSummary | null;
-}
-
-/** Index of `uid` in records sorted by UID, or -(insertion point) - 1. */
-function searchUid(records: readonly MessageRecord[], uid: number): number {
-  let lo = 0;
-  let hi = records.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = records[mid]!.uid;
-    if (v === uid) return mid;
-    if (v < uid) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
 }
 
 export class MailboxListCache {

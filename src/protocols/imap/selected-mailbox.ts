@@ -36,7 +36,7 @@ export interface MailboxUpdates {
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
 
 /** Finds the index of `uid` in records sorted by UID, or -(insertion point) - 1. */
-function searchUid(records: readonly MessageRecord[], uid: number): number {
+export function searchUid(records: readonly MessageRecord[], uid: number): number {
   let lo = 0;
   let hi = records.length - 1;
   while (lo <= hi) {

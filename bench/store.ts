@@ -282,7 +282,9 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   // The rookery command of the tree this bench was compiled into (bin/rookery.js
   // would run dist/, which need not be the build under test).
   const cliMain = new URL('../src/cli/main.js', import.meta.url).href;
-  const rookery = (args: string[]) => ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cliMain)}); await main(process.argv.slice(1));`, '--', ...args];
+  // Extra Node flags for the nodes only, as bench/lib/rookery.ts takes them: ROOKERY_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeFlags = (process.env.ROOKERY_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const rookery = (args: string[], flags: string[] = []) => [...flags, '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(cliMain)}); await main(process.argv.slice(1));`, '--', ...args];
   const cli = (location: string, args: string[]) => run(process.execPath, rookery([...args, '--store', location]), { env, cwd: opts.repoRoot });
   for (const location of [pgLocation, sqliteDir]) {
     await cli(location, ['domain', 'add', 'example.test']);
@@ -302,7 +304,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
 
   const base = await freeBaseOn([...pgAddresses, sqliteAddress], [smtpOffset, imapOffset]);
   const startNode = async (name: string, address: string, location: string): Promise<BenchNode> => {
-    const proc = start(process.execPath, rookery(['node', '--store', location, '--name', name, '--address', address, '--port-base', String(base), '--services', 'smtp,imap']), { env, cwd: opts.repoRoot });
+    const proc = start(process.execPath, rookery(['node', '--store', location, '--name', name, '--address', address, '--port-base', String(base), '--services', 'smtp,imap'], nodeFlags), { env, cwd: opts.repoRoot });
     const pid = proc.child.pid;
     if (pid === undefined) throw new Error(`could not start node ${name}: ${proc.stderr}`);
     const node = { name, address, proc, pid };

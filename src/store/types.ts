@@ -294,6 +294,11 @@ export interface MailStore {
    * is stored yet. Shared by every copy of the message.
    */
   getMessageIndex(blobId: BlobId): Promise<{ version: number; json: string } | null>;
+  /**
+   * Stores a blob's index. A stored row of the same version is left as it
+   * is (one blob, one version: one index), so a writer need not read first;
+   * a row of another version is replaced.
+   */
   putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void>;
 
   /**
@@ -422,7 +427,11 @@ export interface Settings {
 export type StoreChange =
   /** Messages were added, flagged, moved or expunged, or the mailbox was renamed, created or deleted. */
   | { kind: 'mailbox'; mailboxId: MailboxId }
-  /** Domains, users (a password, enabled, quota), aliases or forwards changed. */
+  /**
+   * Domains, users (a password, enabled, quota), aliases or forwards
+   * changed; on PostgreSQL also vacation settings. Its nodes keep copies of
+   * the local domains and of who is away, which this notice drops.
+   */
   | { kind: 'directory' }
   /** A cluster-wide setting changed (e.g. the certificate, "tls.certificate"). */
   | { kind: 'settings'; key: string }

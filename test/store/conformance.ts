@@ -326,6 +326,20 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       await store.mail.putMessageIndex(blob.id, 1, '{"a":1}');
       await store.mail.putMessageIndex(blob.id, 2, '{"a":2}');
       assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 2, json: '{"a":2}' });
+      // The same version again keeps the stored row (writers put without reading first).
+      await store.mail.putMessageIndex(blob.id, 2, '{"a":"other"}');
+      assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 2, json: '{"a":2}' });
+      // Several at once (a backend may write them in one statement), one blob twice among them.
+      const more = await Promise.all(['idx 2', 'idx 3'].map((subject) => store.blobs.put(Buffer.from(`Subject: ${subject}\r\n\r\n`))));
+      await Promise.all([
+        store.mail.putMessageIndex(more[1]!.id, 2, '{"b":1}'),
+        store.mail.putMessageIndex(more[0]!.id, 2, '{"b":0}'),
+        store.mail.putMessageIndex(more[0]!.id, 2, '{"b":0}'),
+        store.mail.putMessageIndex(blob.id, 3, '{"a":3}'),
+      ]);
+      assert.deepEqual(await store.mail.getMessageIndex(more[0]!.id), { version: 2, json: '{"b":0}' });
+      assert.deepEqual(await store.mail.getMessageIndex(more[1]!.id), { version: 2, json: '{"b":1}' });
+      assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 3, json: '{"a":3}' });
     });
 
     test('cluster registry: register, heartbeat, drain, stale members are down, remove', async () => {

@@ -48,7 +48,7 @@ import { isStoreError } from '../../store/errors.js';
 import { MessageScanner } from '../../mail/message-scan.js';
 import { protocolName, receivedHeader, returnPathHeader } from '../../mail/trace.js';
 import { deliverLocal, distinctUserIds, usersOverQuota } from '../../mail/deliver.js';
-import { loadMessageIndex } from '../../mail/message-index.js';
+import { storeMessageIndex } from '../../mail/message-index.js';
 import { clusterSrs } from '../../mail/srs.js';
 import { maySendAs } from '../../mail/sender-identity.js';
 import { HeaderCollector, MAX_SUBMITTED_HEADER_BYTES, inspectHeader, msaAdditions } from '../../mail/submission-headers.js';
@@ -224,8 +224,9 @@ async function receive(ctx: ServiceContext, mode: SmtpMode, stream: SMTPServerDa
 
   let stored: MessageRecord[] = [];
   if (localBlob) {
-    // The MIME index is made once per blob, now, so FETCH and SEARCH never parse.
-    await loadMessageIndex(ctx.store, localBlob.id);
+    // The MIME index is made once per blob, now, so FETCH and SEARCH never
+    // parse; the put keeps an index already stored, so no read comes first.
+    await storeMessageIndex(ctx.store, localBlob.id, await ctx.store.blobs.get(localBlob.id));
     try {
       stored = await deliverLocal(ctx.store, { blob: localBlob, userIds, internalDate: new Date() });
     } catch (err) {

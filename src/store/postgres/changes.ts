@@ -42,6 +42,8 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
   private pingTimer: NodeJS.Timeout | null = null;
   private reconnectMs = minReconnectMs;
   private closed = false;
+  /** LISTEN is in effect now: every notice from another process reaches the subscribers. */
+  private listening = false;
 
   constructor(
     private readonly db: Pg,
@@ -64,6 +66,15 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
   async publish(change: StoreChange): Promise<void> {
     await this.db.query('publishing a change', 'SELECT pg_notify($1, $2)', [changesChannel, this.payload(change)]);
     this.subscribers.emit([change]);
+  }
+
+  /**
+   * Whether notices from other processes are being heard right now. A cache
+   * kept current by the feed may answer only while this holds; it becomes
+   * true again only after the 'resync' that follows a new LISTEN.
+   */
+  get live(): boolean {
+    return this.listening;
   }
 
   subscribe(listener: (change: StoreChange) => void): () => void {
@@ -94,6 +105,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
       lost = true;
       if (this.client === client) {
         this.client = null;
+        this.listening = false;
         this.stopPing();
       }
       client.removeAllListeners('notification');
@@ -111,6 +123,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
         if (lost || this.client !== client) return;
         this.reconnectMs = minReconnectMs;
         this.startPing(client, onLost);
+        this.listening = true;
         // Anything committed before LISTEN took effect was not heard.
         this.subscribers.emit([{ kind: 'resync' }]);
       }, onLost);
@@ -120,6 +133,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.stopPing();
+    this.listening = false;
     const client = this.client;
     this.client = null;
     if (client) {

@@ -6,6 +6,8 @@ import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
 import { defaultMailboxes } from '../default-mailboxes.js';
 import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId } from '../types.js';
 import { q, type Client, type Pg } from './database.js';
+import type { PgChangeFeed } from './changes.js';
+import { FeedCache } from './feed-cache.js';
 import { isForeignKeyViolation, isUniqueViolation } from './errors.js';
 import { toUser, type UserRow } from '../rows.js';
 
@@ -14,7 +16,21 @@ function noDomain(domain: string): StoreError {
 }
 
 export class PgDirectory implements Directory {
-  constructor(private readonly db: Pg) {}
+  /**
+   * The local domains: every delivery asks isLocalDomain, and the set
+   * changes rarely. Domains are changed only by directory writes, which
+   * announce a 'directory' change (feed-cache.ts says why that keeps it right).
+   */
+  private readonly domains: FeedCache<Set<string>>;
+
+  constructor(
+    private readonly db: Pg,
+    /** The store's change feed: while it is live, isLocalDomain answers from a copy of the domain set. */
+    feed: PgChangeFeed | null = null,
+  ) {
+    this.domains = new FeedCache(feed, (change) => change.kind === 'directory', async () =>
+      new Set((await db.query<{ name: string }>('listing domains', 'SELECT name FROM domains')).map((r) => r.name)));
+  }
 
   /** A transaction that tells every process the directory changed (NOTIFY at its commit). */
   private write<T>(what: string, fn: (c: Client) => Promise<T>): Promise<T> {
@@ -72,6 +88,10 @@ export class PgDirectory implements Directory {
     } catch {
       return false;
     }
+    // Only a yes is taken from the copy: a domain added on another node a
+    // moment ago, its notice still on the way, is then found in the table.
+    const cached = this.domains.get();
+    if (cached && (await cached).has(domain)) return true;
     return (await this.db.query('looking up a domain', 'SELECT 1 FROM domains WHERE name = $1', [domain])).length > 0;
   }
 

@@ -120,7 +120,7 @@ export async function openPostgresStore(location: string, opts: PostgresStoreOpt
     return {
       location: where.display,
       schemaVersion: latestVersion,
-      directory: new PgDirectory(db),
+      directory: new PgDirectory(db, changes),
       mail: new PgMailStore(db),
       blobs,
       settings: new PgSettings(db),
@@ -130,7 +130,7 @@ export async function openPostgresStore(location: string, opts: PostgresStoreOpt
       tokens: new PgTokens(db),
       loginFailures: new PgLoginFailures(db),
       transfer: new PgTransfer(db, where.display),
-      vacation: new PgVacations(db),
+      vacation: new PgVacations(db, changes),
       async close() {
         await changes.close();
         await db.end();

@@ -188,6 +188,18 @@ interface PendingDelivery {
 /** Most deliveries one call carries (each is a savepoint inside it). */
 const maxDeliveriesPerCall = 32;
 
+/** A putMessageIndex() waiting for its statement. */
+interface PendingIndexWrite {
+  blobId: BlobId;
+  version: number;
+  json: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** At most this many index rows in one statement (each can be large JSON). */
+const maxIndexWritesPerStatement = 32;
+
 /**
  * How long a delivery's receipt is kept: far longer than a lost answer is
  * settled for (database.ts, 30 s), short enough that the table stays small.
@@ -575,13 +587,57 @@ export class PgMailStore implements MailStore {
     for (const [blobId, waiting] of batch) for (const w of waiting) w.resolve(found.get(blobId) ?? null);
   }
 
-  async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
-    // The index is derived from the blob (readers compute it again when it is
-    // missing), so its commit does not wait for its own WAL flush; the
-    // delivery's commit that follows flushes the WAL past it anyway.
+  /** Index writes waiting for the one in flight (null: none in flight). */
+  private indexWrites: PendingIndexWrite[] | null = null;
+
+  /**
+   * Writes asked for while one is in flight go together in the next
+   * statement (deliveries on one node come several at a time): fewer
+   * statements per message for PostgreSQL and for the node.
+   */
+  putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const write = { blobId, version, json, resolve, reject };
+      if (this.indexWrites) {
+        this.indexWrites.push(write);
+        return;
+      }
+      this.indexWrites = [];
+      void this.runIndexWrites([write]);
+    });
+  }
+
+  private async runIndexWrites(first: PendingIndexWrite[]): Promise<void> {
+    for (let batch = first; ;) {
+      try {
+        await this.writeIndexes(batch);
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+      const queue = this.indexWrites!;
+      if (queue.length === 0) {
+        this.indexWrites = null;
+        return;
+      }
+      batch = queue.splice(0, maxIndexWritesPerStatement);
+    }
+  }
+
+  private async writeIndexes(batch: readonly PendingIndexWrite[]): Promise<void> {
+    // One row per blob: a statement may not upsert the same row twice (the last one asked for wins).
+    const rows = new Map(batch.map((w) => [w.blobId, w]));
+    // A blob's index of one version never changes (the blob is content-
+    // addressed), so a row of the same version is kept as it is and a writer
+    // need not read first. The index is derived from the blob (readers
+    // compute it again when it is missing), so its commit does not wait for
+    // its own WAL flush; the delivery's commit that follows flushes the WAL
+    // past it anyway.
     await this.db.query('storing a message index', `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-      INSERT INTO message_index (blob_id, version, data) SELECT $1::text, $2::integer, $3::text FROM relaxed
-      ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data`, [blobId, version, json]);
+      INSERT INTO message_index (blob_id, version, data)
+      SELECT i.blob_id, i.version, i.data FROM unnest($1::text[], $2::integer[], $3::text[]) AS i(blob_id, version, data), relaxed
+      ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data WHERE message_index.version <> excluded.version`,
+    [[...rows.keys()], [...rows.values()].map((w) => w.version), [...rows.values()].map((w) => w.json)]);
   }
 
   async lockMaildrop(userId: UserId, owner: string, leaseMs: number): Promise<MaildropLock> {

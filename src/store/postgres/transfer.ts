@@ -70,7 +70,10 @@ export class PgTransfer implements StoreTransfer {
       for (const table of ['users', 'mailboxes']) {
         await client.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), coalesce(max(id), 0) + 1, false) FROM ${table}`);
       }
+      // Processes already running on this store keep copies (the local domains): they read everything again.
+      await this.db.feed?.notifyIn(client, [{ kind: 'resync' }]);
       await client.query('COMMIT');
+      this.db.feed?.committed([{ kind: 'resync' }]);
     } catch (err) {
       failed = err;
       await client.query('ROLLBACK').catch(() => undefined);

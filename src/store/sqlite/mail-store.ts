@@ -359,9 +359,10 @@ export class SqliteMailStore implements MailStore {
   }
 
   async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
+    // A row of the same version stays as it is: a content-addressed blob's index of one version never changes.
     this.run('storing a message index', () =>
       prepared(this.db, `INSERT INTO message_index (blob_id, version, data) VALUES (?, ?, ?)
-        ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data`).run(blobId, version, json));
+        ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data WHERE message_index.version <> excluded.version`).run(blobId, version, json));
   }
 
   async lockMaildrop(userId: UserId, owner: string, leaseMs: number): Promise<MaildropLock> {

@@ -24,13 +24,14 @@
  * bench/README.md.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus, hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImapConnection } from './lib/imap-client.js';
 import { recipient } from './lib/load.js';
 import { findExecutable, processCpu, run, sleep, start, stopPid, type Spawned } from './lib/proc.js';
+import { freeBaseOn } from './lib/net.js';
 
 export interface LbBenchOptions {
   repoRoot: string;
@@ -56,23 +57,6 @@ const haproxySource = '127.0.0.20';
 const password = 'bench-password';
 const bigMessageBytes = 10 * 1024 * 1024;
 const concurrency = 20;
-
-function portFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-async function freeBaseOn(hosts: string[], offsets: number[]): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 40000);
-    const checks = hosts.flatMap((h) => offsets.map((o) => portFree(base + o, h)));
-    if ((await Promise.all(checks)).every(Boolean)) return base;
-  }
-  throw new Error('no free port base on the bench addresses');
-}
 
 /** One SMTP session with no message: connect, greeting, EHLO, QUIT. */
 function smtpSession(host: string, port: number): Promise<void> {

@@ -165,7 +165,7 @@ export async function runOutboundBench(o: OutboundBenchOptions): Promise<boolean
   let sinkPort = 0;
   for (let i = 0; i < 100 && sinkPort === 0; i++) {
     const p = 20000 + Math.floor(Math.random() * 40000);
-    if (await portFreeOn(sinkAddress, p)) sinkPort = p;
+    if (await portFree(p, sinkAddress)) sinkPort = p;
   }
   if (sinkPort === 0) throw new Error(`no free port on ${sinkAddress}`);
   const sink = new SmtpSink(tools.smtpSink!, sinkAddress, sinkPort);
@@ -439,16 +439,6 @@ export async function runOutboundBench(o: OutboundBenchOptions): Promise<boolean
     console.log(`ratio Rookery/Postfix: ${ratio.toFixed(2)}  (target >= ${target}: ${ratio >= target ? 'met' : 'NOT met'})`);
   }
   return true;
-}
-
-function portFreeOn(host: string, port: number): Promise<boolean> {
-  // net.ts's portFree probes 127.0.0.1; the sink lives on another loopback address.
-  if (host === '127.0.0.1') return portFree(port);
-  return import('node:net').then(({ createServer }) => new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
-  }));
 }
 
 function common(r: Row, ncpu: number): string[] {

@@ -26,15 +26,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapConnection } from './lib/imap-client.js';
 import pg from 'pg';
-import { loadArgs, recipient, runningLoads, type LoadOptions, type LoadResult } from './lib/load.js';
+import { loadArgs, recipient, runLoad } from './lib/load.js';
 import { generateMessage, marker } from './lib/mailgen.js';
 import { explain, machineFull, makeRun, median, medianRun, sample, type Probe, type Run } from './lib/measure.js';
-import { greetingDelay } from './lib/net.js';
+import { freeBaseOn, greetingDelay } from './lib/net.js';
 import { activityKinds, ActivitySampler, createBenchDatabase, PostgresProbe, type BenchDatabase } from './lib/postgres.js';
 import { diskOf, findExecutable, isAlive, processCpu, run, sleep, start, stopPid, threadCpu, threadSched, threadState, type Spawned } from './lib/proc.js';
 
@@ -124,31 +124,6 @@ const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** The recipient of sender i when the load is spread over mailboxes. */
 const spreadRecipient = (i: number) => `spread${i + 1}@example.test`;
 
-/** runLoad (lib/load.ts) to another recipient: smtp-source with -t replaced. */
-async function runLoadTo(o: LoadOptions, to: string): Promise<LoadResult> {
-  const args = loadArgs(o);
-  args[args.indexOf('-t') + 1] = to;
-  const startNs = process.hrtime.bigint();
-  const p = start(o.smtpSource, args);
-  const pid = p.child.pid;
-  if (pid !== undefined) runningLoads.add(pid);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    if (pid !== undefined) void stopPid(pid, 2_000);
-  }, o.timeoutMs);
-  const code = await p.exited;
-  const endNs = process.hrtime.bigint();
-  if (pid !== undefined) runningLoads.delete(pid);
-  clearTimeout(timer);
-  if (timedOut) throw new Error(`smtp-source did not finish within ${o.timeoutMs / 1000}s`);
-  if (code !== 0) {
-    const out = `${p.stderr}${p.stdout}`.trim().split('\n').slice(-5).join(' | ');
-    throw new Error(`smtp-source exited with ${code}: ${out || 'no output'}`);
-  }
-  return { startNs, endNs };
-}
-
 /**
  * What the bench database's sessions wait for when they wait for a heavyweight
  * lock, sampled every 100 ms: 'object' is the lock every transaction that
@@ -207,23 +182,6 @@ async function deliveryCalls(url: string, sinceMs: number | null): Promise<{ now
   } finally {
     await client.end();
   }
-}
-
-function portFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-async function freeBaseOn(hosts: string[], offsets: number[]): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 40000);
-    const checks = hosts.flatMap((h) => offsets.map((o) => portFree(base + o, h)));
-    if ((await Promise.all(checks)).every(Boolean)) return base;
-  }
-  throw new Error('no free port base on the bench addresses');
 }
 
 /** `n` split into `parts` whole shares differing by at most one. */
@@ -384,7 +342,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
       const loads = spread
         ? spreadCounts.map((m, i) => ({ node: sideNodes[i % sideNodes.length]!, senders: 1, messages: m, to: spreadRecipient(i) }))
         : sideNodes.map((n, i) => ({ node: n, senders: senders[i]!, messages: counts[i]!, to: recipient }));
-      const ends = await Promise.all(loads.map((l) => runLoadTo({
+      const ends = await Promise.all(loads.map((l) => runLoad({
         smtpSource, host: l.node.address, port: base + smtpOffset, messages: l.messages, senders: l.senders, size: opts.size, reuseConnections: false, timeoutMs: 120_000 + messages * 200,
       }, l.to)));
       const endNs = ends.reduce((m, e) => (e.endNs > m ? e.endNs : m), 0n);

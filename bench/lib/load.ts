@@ -46,11 +46,13 @@ export interface LoadResult {
 /**
  * Runs smtp-source once. It exits 0 only when every message got a 2xx
  * (without -A it aborts on the first other reply), so success means every
- * message was acknowledged.
+ * message was acknowledged. `to` replaces the recipient (-t) loadArgs gives.
  */
-export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+export async function runLoad(o: LoadOptions, to?: string): Promise<LoadResult> {
+  const args = loadArgs(o);
+  if (to !== undefined) args[args.indexOf('-t') + 1] = to;
   const startNs = process.hrtime.bigint();
-  const p = start(o.smtpSource, loadArgs(o));
+  const p = start(o.smtpSource, args);
   const pid = p.child.pid;
   if (pid !== undefined) runningLoads.add(pid);
   let timedOut = false;

@@ -4,13 +4,24 @@
 import { createConnection, createServer } from 'node:net';
 import { sleep } from './proc.js';
 
-/** True when nothing listens on 127.0.0.1:port and we may bind it. */
-export function portFree(port: number): Promise<boolean> {
+/** True when nothing listens on host:port (127.0.0.1 by default) and we may bind it. */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/** freeBase for servers on several loopback addresses: base + offset free on every host given. */
+export async function freeBaseOn(hosts: string[], offsets: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 40000);
+    if (offsets.some((o) => base + o > 65535)) continue;
+    const checks = hosts.flatMap((h) => offsets.map((o) => portFree(base + o, h)));
+    if ((await Promise.all(checks)).every(Boolean)) return base;
+  }
+  throw new Error('no free port base on the bench addresses');
 }
 
 /**

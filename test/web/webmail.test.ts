@@ -9,13 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { run } from '../helpers/clients.js';
+import { Relay } from '../helpers/relay.js';
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
 import { startNode, type RunningNode } from '../../src/node.js';
 
@@ -74,37 +74,6 @@ async function imap(port: number, user: string, pass: string): Promise<ImapFlow>
   client.on('error', () => undefined);
   await client.connect();
   return client;
-}
-
-/** A TCP relay to whichever node is current: the traffic manager, without stickiness. */
-class Relay {
-  target = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-  constructor() {
-    this.server = createServer((client) => {
-      const upstream = connect(this.target, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => { this.sockets.delete(s); client.destroy(); upstream.destroy(); });
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-  }
-  async listen(): Promise<number> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return (this.server.address() as { port: number }).port;
-  }
-  /** Cuts every relayed connection (a traffic manager taking a node out). */
-  dropAll(): void {
-    for (const s of this.sockets) s.destroy();
-  }
-  async close(): Promise<void> {
-    this.dropAll();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 }
 
 describe('webmail in a browser, two nodes', { timeout: 60_000 }, () => {

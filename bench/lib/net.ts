@@ -45,33 +45,8 @@ export async function freeBase(offsets: number[], avoid: number[] = []): Promise
 }
 
 /** Resolves once 127.0.0.1:port answers with an SMTP 220 greeting; rejects after `ms`. */
-export async function waitForSmtp(port: number, ms: number, alive: () => boolean = () => true): Promise<void> {
-  const deadline = Date.now() + ms;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (!alive()) throw new Error(`the server exited before it answered on port ${port}`);
-    const greeting = await new Promise<string>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' });
-      let text = '';
-      const done = (value: string) => {
-        socket.destroy();
-        resolve(value);
-      };
-      socket.setTimeout(2_000, () => done(text || 'timeout'));
-      socket.on('data', (d: Buffer) => {
-        text += d.toString('latin1');
-        if (text.includes('\n')) {
-          socket.write('QUIT\r\n');
-          done(text);
-        }
-      });
-      socket.on('error', (err) => done(err.message));
-    });
-    if (greeting.startsWith('220')) return;
-    last = greeting.trim();
-    await sleep(100);
-  }
-  throw new Error(`nothing greeted on 127.0.0.1:${port} within ${ms / 1000}s (${last})`);
+export function waitForSmtp(port: number, ms: number, alive: () => boolean = () => true): Promise<void> {
+  return waitForGreeting(port, '220', ms, alive);
 }
 
 /**

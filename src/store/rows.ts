@@ -5,7 +5,7 @@
  * the mapping converts both and lives here once.
  */
 import type {
-  AccessToken, AccessTokenKind, BlobId, Mailbox, MailboxId, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
+  AccessToken, AccessTokenKind, Alias, BlobId, Mailbox, MailboxId, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
   Uid, User, UserId, UserRole,
 } from './types.js';
 
@@ -37,6 +37,17 @@ export function toUser(row: UserRow): User {
     role: row.role as UserRole,
     createdAt: new Date(Number(row.created_at)),
   };
+}
+
+/** Alias rows (one per target, ordered by address and position) as one Alias per address. */
+export function toAliases(rows: readonly { address: string; target: string }[]): Alias[] {
+  const byAddress = new Map<string, string[]>();
+  for (const r of rows) {
+    const list = byAddress.get(r.address) ?? [];
+    list.push(r.target);
+    byAddress.set(r.address, list);
+  }
+  return [...byAddress].map(([address, targets]) => ({ address, targets }));
 }
 
 export interface MailboxRow {

@@ -9,7 +9,7 @@ import { q, type Client, type Pg } from './database.js';
 import type { PgChangeFeed } from './changes.js';
 import { FeedCache } from './feed-cache.js';
 import { isForeignKeyViolation, isUniqueViolation } from './errors.js';
-import { toUser, type UserRow } from '../rows.js';
+import { toAliases, toUser, type UserRow } from '../rows.js';
 
 function noDomain(domain: string): StoreError {
   return new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);
@@ -228,13 +228,7 @@ export class PgDirectory implements Directory {
       ? await this.db.query<{ address: string; target: string }>('listing aliases', 'SELECT address, target FROM aliases ORDER BY address, position')
       : await this.db.query<{ address: string; target: string }>('listing aliases',
         'SELECT address, target FROM aliases WHERE domain = $1 ORDER BY address, position', [normalizeDomain(domain)]);
-    const byAddress = new Map<string, string[]>();
-    for (const r of rows) {
-      const list = byAddress.get(r.address) ?? [];
-      list.push(r.target);
-      byAddress.set(r.address, list);
-    }
-    return [...byAddress].map(([address, targets]) => ({ address, targets }));
+    return toAliases(rows);
   }
 
   async removeAlias(address: string): Promise<void> {

@@ -7,7 +7,7 @@ import { defaultMailboxes } from '../default-mailboxes.js';
 import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId } from '../types.js';
 import { type Db, isUniqueViolation, prepared, storeCall } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
-import { toUser, type UserRow } from '../rows.js';
+import { toAliases, toUser, type UserRow } from '../rows.js';
 
 export class SqliteDirectory implements Directory {
   constructor(private readonly db: Db, private readonly feed: SqliteChangeFeed) {}
@@ -193,13 +193,7 @@ export class SqliteDirectory implements Directory {
     const rows = storeCall('listing aliases', () => (domain === undefined
       ? prepared(this.db, 'SELECT address, target FROM aliases ORDER BY address, position').all()
       : prepared(this.db, 'SELECT address, target FROM aliases WHERE domain = ? ORDER BY address, position').all(normalizeDomain(domain))) as { address: string; target: string }[]);
-    const byAddress = new Map<string, string[]>();
-    for (const r of rows) {
-      const list = byAddress.get(r.address) ?? [];
-      list.push(r.target);
-      byAddress.set(r.address, list);
-    }
-    return [...byAddress].map(([address, targets]) => ({ address, targets }));
+    return toAliases(rows);
   }
 
   async removeAlias(address: string): Promise<void> {

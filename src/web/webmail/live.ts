@@ -21,6 +21,9 @@ import { verifyToken } from '../tokens.js';
 import type { WebSession } from './session.js';
 import { beginEventStream, writeEvent } from '../events.js';
 
+/** Owners of other users' mailboxes remembered at most. */
+const maxKnownOwners = 10_000;
+
 interface Listener {
   res: ServerResponse;
   session: WebSession;
@@ -42,6 +45,13 @@ export class LiveUpdates {
   private unsubscribe: (() => void) | null = null;
   private closed = false;
   private nextId = 1;
+  /**
+   * Owners of mailboxes the streams did not know, so that mail for users
+   * without an open stream costs no store read per change; bounded, oldest
+   * first out. (SQLite may give a deleted mailbox's id to a new one; the
+   * cost is one missed live update, the page itself stays right.)
+   */
+  private readonly owners = new Map<MailboxId, UserId>();
 
   constructor(private readonly opts: LiveOptions) {}
 
@@ -98,9 +108,13 @@ export class LiveUpdates {
     let targets = [...this.listeners].filter((l) => l.boxes.has(id));
     let name: string | undefined;
     if (targets.length === 0) {
-      // A mailbox none of the streams knew: new (created over IMAP), renamed or deleted. Whose is it?
+      // A mailbox none of the streams knew: another user's, or new (created over IMAP). Whose is it?
+      const known = this.owners.get(id);
+      if (known !== undefined && ![...this.listeners].some((l) => l.session.user.id === known)) return;
       const box = await this.opts.store.mail.getMailboxById(id);
       if (!box) return;
+      this.owners.set(id, box.userId);
+      if (this.owners.size > maxKnownOwners) this.owners.delete(this.owners.keys().next().value as MailboxId);
       targets = [...this.listeners].filter((l) => l.session.user.id === box.userId);
       for (const l of targets) l.boxes = await this.boxesOf(l.session.user.id);
       name = box.name;

@@ -1,8 +1,18 @@
-import { limitSettingValue, limitSpecs, limitsFromSettings, type LimitSpec } from '../config/limits.js';
+import { limitResetValue, limitSettingValue, limitSpecs, limitsFromSettings, type LimitSpec } from '../config/limits.js';
 import { printTable, UsageError } from './args.js';
 import { storeVerbGroup } from './command.js';
 
 const setUsage = 'rookery config set limits.NAME VALUE';
+const resetUsage = 'rookery config reset limits.NAME';
+
+/** The limit a `limits.NAME` key names, or a usage error that says what is wrong. */
+function limitOf(key: string, usage: string): LimitSpec {
+  if (!key.startsWith('limits.')) throw new UsageError(`only limits.* can be set here\nusage: ${usage}`);
+  const name = key.slice('limits.'.length);
+  // Own keys only: "toString" is not a limit.
+  if (!Object.hasOwn(limitSpecs, name)) throw new UsageError(`unknown limit "${name}"; rookery config list shows them`);
+  return (limitSpecs as Record<string, LimitSpec>)[name]!;
+}
 
 export const configCommand = storeVerbGroup({
   name: 'config',
@@ -27,7 +37,7 @@ export const configCommand = storeVerbGroup({
       usage: setUsage,
       args: 2,
       async run(store, [key, value]) {
-        if (!key!.startsWith('limits.')) throw new UsageError(`only limits.* can be set here\nusage: ${setUsage}`);
+        limitOf(key!, setUsage);
         let parsed;
         try {
           parsed = limitSettingValue(key!, value!);
@@ -36,6 +46,16 @@ export const configCommand = storeVerbGroup({
         }
         await store.settings.set(key!, parsed);
         console.log(`${key} = ${parsed}; nodes apply it when they next start`);
+      },
+    },
+    reset: {
+      usage: resetUsage,
+      args: 1,
+      async run(store, [key]) {
+        const spec = limitOf(key!, resetUsage);
+        // The value that means "the default", as the API's DELETE writes it: no row to delete on either backend.
+        await store.settings.set(key!, limitResetValue);
+        console.log(`${key} = ${spec.default} (the default); nodes apply it when they next start`);
       },
     },
   },

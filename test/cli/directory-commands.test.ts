@@ -6,6 +6,7 @@ import { rookery } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 import { openStore } from '../../src/store/open.js';
 import { selfSigned } from '../../src/net/tls.js';
+import { limitSpecs, limitsFromSettings } from '../../src/config/limits.js';
 
 describe('rookery directory commands', () => {
   let dir: string;
@@ -64,6 +65,8 @@ describe('rookery directory commands', () => {
       [['user', 'del', 'ghost@example.net', ...s()], /no user ghost@example.net/],
       [['config', 'set', 'limits.maxRecipients', '0', ...s()], /positive whole number/],
       [['config', 'set', 'limits.noSuchLimit', '3', ...s()], /unknown limit/],
+      [['config', 'reset', 'limits.toString', ...s()], /unknown limit "toString"/],
+      [['config', 'reset', 'maxRecipients', ...s()], /only limits\.\*/],
       [['tls', 'set', '--cert', '/nonexistent.pem', '--key', '/nonexistent.key', ...s()], /cannot read the certificate file/],
       [['up', '--port-base', 'abc', ...s()], /--port-base must be/],
       [['node', '--services', 'smtp,gopher', ...s()], /unknown service "gopher"/],
@@ -75,6 +78,26 @@ describe('rookery directory commands', () => {
       assert.match(res.stderr, pattern, `${args.join(' ')}: ${res.stderr}`);
       assert.equal(res.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${res.stderr}`);
       assert.doesNotMatch(res.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  test('config set changes a limit, reset puts the default back, and list and a node both read it', async () => {
+    const value = async () => (JSON.parse((await rookery(['config', 'list', '--json', ...s()])).stdout) as Record<string, number>).maxRecipients;
+    const byDefault = limitSpecs.maxRecipients.default;
+    assert.equal(await value(), byDefault);
+    const set = await rookery(['config', 'set', 'limits.maxRecipients', String(byDefault + 7), ...s()]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(await value(), byDefault + 7);
+    const reset = await rookery(['config', 'reset', 'limits.maxRecipients', ...s()]);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, new RegExp(`limits\\.maxRecipients = ${byDefault} \\(the default\\)`));
+    assert.equal(await value(), byDefault);
+    // What a node starts with.
+    const store = await openStore(dir);
+    try {
+      assert.equal(limitsFromSettings(await store.settings.all()).maxRecipients, byDefault);
+    } finally {
+      await store.close();
     }
   });
 

@@ -69,6 +69,8 @@ export interface LocalDelivery {
   userIds: readonly UserId[];
   /** Internal date of every copy; now by default. */
   internalDate?: Date;
+  /** The blob's MIME index, stored with the delivery (see Delivery.index). */
+  index?: { version: number; json: string };
 }
 
 /**
@@ -87,6 +89,7 @@ export async function deliverLocal(store: Store, delivery: LocalDelivery): Promi
       internalDate: delivery.internalDate ?? new Date(),
       targets: delivery.userIds.map((userId) => ({ userId })),
       onOverQuota: 'fail',
+      ...(delivery.index ? { index: delivery.index } : {}),
     });
   } catch (err) {
     metrics.deliveries.inc({ path: 'local', result: isStoreError(err, 'over-quota') ? 'over-quota' : 'failed' }, delivery.userIds.length);

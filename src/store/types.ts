@@ -173,6 +173,12 @@ export interface Delivery {
    * out and reports it.
    */
   onOverQuota: 'fail' | 'skip';
+  /**
+   * The blob's MIME index, when the caller has made it: stored as
+   * putMessageIndex() would, in the same transaction as the delivery, and
+   * only if the delivery is not refused (one write fewer per message).
+   */
+  index?: { version: number; json: string };
 }
 
 export interface DeliveryResult {

@@ -48,7 +48,7 @@ import { isStoreError } from '../../store/errors.js';
 import { MessageScanner } from '../../mail/message-scan.js';
 import { protocolName, receivedHeader, returnPathHeader } from '../../mail/trace.js';
 import { deliverLocal, distinctUserIds, usersOverQuota } from '../../mail/deliver.js';
-import { storeMessageIndex } from '../../mail/message-index.js';
+import { indexMessage, MIME_INDEX_VERSION } from '../../mail/mime/index.js';
 import { clusterSrs } from '../../mail/srs.js';
 import { maySendAs } from '../../mail/sender-identity.js';
 import { HeaderCollector, MAX_SUBMITTED_HEADER_BYTES, inspectHeader, msaAdditions } from '../../mail/submission-headers.js';
@@ -81,12 +81,29 @@ export function dataHandler(ctx: ServiceContext, mode: SmtpMode, track: (work: P
   };
 }
 
+/**
+ * The largest message whose bytes are kept in memory while it is written,
+ * to be indexed without reading the file back. Bigger ones are read back:
+ * a few concurrent 25 MB uploads from slow clients must not all sit in
+ * memory for the length of their transfers.
+ */
+const KEEP_FOR_INDEX_BYTES = 1024 * 1024;
+
 /** One copy being written: a blob writer that remembers its first error instead of throwing. */
 class BlobSink {
   private writer: BlobWriter | null = null;
   error: unknown = null;
+  /**
+   * The chunks written, when asked to keep them and while they add up to
+   * at most KEEP_FOR_INDEX_BYTES: the local copy's bytes are indexed after
+   * the commit, and reading the file back would cost an open, a read and a
+   * close per message. (No chunk is reused after it is written.)
+   */
+  private kept: Buffer[] | null;
+  private keptBytes = 0;
 
-  constructor(ctx: ServiceContext) {
+  constructor(ctx: ServiceContext, keep = false) {
+    this.kept = keep ? [] : null;
     try {
       this.writer = ctx.store.blobs.createWriter();
     } catch (err) {
@@ -98,6 +115,11 @@ class BlobSink {
   // down instead of buffering the message in memory.
   async write(buf: Buffer): Promise<void> {
     if (!this.writer || this.error !== null || buf.length === 0) return;
+    if (this.kept) {
+      this.keptBytes += buf.length;
+      if (this.keptBytes <= KEEP_FOR_INDEX_BYTES) this.kept.push(buf);
+      else this.kept = null;
+    }
     try {
       await this.writer.write(buf);
     } catch (err) {
@@ -115,6 +137,11 @@ class BlobSink {
       await abort(writer);
       throw err;
     }
+  }
+
+  /** The bytes written, if kept (otherwise read them back after a successful commit). */
+  bytes(): Buffer | null {
+    return this.kept ? Buffer.concat(this.kept) : null;
   }
 
   async abort(): Promise<void> {
@@ -155,7 +182,7 @@ async function receive(ctx: ServiceContext, mode: SmtpMode, stream: SMTPServerDa
     date: new Date(),
   });
 
-  const local = userIds.length > 0 ? new BlobSink(ctx) : null;
+  const local = userIds.length > 0 ? new BlobSink(ctx, true) : null;
   const queued = remote.length > 0 ? new BlobSink(ctx) : null;
   const sinks = [local, queued].filter((s): s is BlobSink => s !== null);
   await local?.write(Buffer.from(returnPathHeader(sender) + received, 'utf8'));
@@ -225,10 +252,11 @@ async function receive(ctx: ServiceContext, mode: SmtpMode, stream: SMTPServerDa
   let stored: MessageRecord[] = [];
   if (localBlob) {
     // The MIME index is made once per blob, now, so FETCH and SEARCH never
-    // parse; the put keeps an index already stored, so no read comes first.
-    await storeMessageIndex(ctx.store, localBlob.id, await ctx.store.blobs.get(localBlob.id));
+    // parse; the store writes it with the delivery (keeping an index already
+    // stored), so no read comes first and no statement of its own is needed.
+    const index = indexMessage(local!.bytes() ?? (await ctx.store.blobs.get(localBlob.id)));
     try {
-      stored = await deliverLocal(ctx.store, { blob: localBlob, userIds, internalDate: new Date() });
+      stored = await deliverLocal(ctx.store, { blob: localBlob, userIds, internalDate: new Date(), index: { version: MIME_INDEX_VERSION, json: JSON.stringify(index) } });
     } catch (err) {
       // The blob stays behind unreferenced; nothing points at it, so no mailbox shows anything.
       if (isStoreError(err, 'over-quota')) throw await quotaReply(ctx, userIds, localBlob.size);

@@ -217,6 +217,7 @@ export class SqliteMailStore implements MailStore {
           internal_date: delivery.internalDate.getTime(), flags, modseq,
         }));
       }
+      if (delivery.index) this.writeIndex(delivery.blobId, delivery.index.version, delivery.index.json);
       touched(changed, stored.map((r) => r.mailboxId));
       return { stored, overQuota };
     }));
@@ -359,10 +360,14 @@ export class SqliteMailStore implements MailStore {
   }
 
   async putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
+    this.run('storing a message index', () => this.writeIndex(blobId, version, json));
+  }
+
+  /** Stores a MIME index (inside a transaction or alone). */
+  private writeIndex(blobId: BlobId, version: number, json: string): void {
     // A row of the same version stays as it is: a content-addressed blob's index of one version never changes.
-    this.run('storing a message index', () =>
-      prepared(this.db, `INSERT INTO message_index (blob_id, version, data) VALUES (?, ?, ?)
-        ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data WHERE message_index.version <> excluded.version`).run(blobId, version, json));
+    prepared(this.db, `INSERT INTO message_index (blob_id, version, data) VALUES (?, ?, ?)
+      ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data WHERE message_index.version <> excluded.version`).run(blobId, version, json);
   }
 
   async lockMaildrop(userId: UserId, owner: string, leaseMs: number): Promise<MaildropLock> {

@@ -26,9 +26,11 @@ const commitMessage = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 11]
 /**
  * A delivery is one autocommitted call of rookery_deliver(): pg sends its
  * Parse/Bind/Execute/Sync in one write, and it commits at the Sync, so the
- * call plays the part of the COMMIT.
+ * call plays the part of the COMMIT. It is a prepared statement named
+ * after the function: its first run on a connection carries the text, the
+ * later ones name it in the Bind; either way the write holds this string.
  */
-const deliverCall = Buffer.from('rookery_deliver(');
+const deliverCall = Buffer.from('rookery_deliver');
 const cutsAt = (d: Buffer) => d.includes(commitMessage) || d.includes(deliverCall);
 
 type Mode = 'pass' | 'after-commit' | 'instead-of-commit';

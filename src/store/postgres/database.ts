@@ -60,6 +60,12 @@ export interface TransactionFeed {
 
 /** What commitStatement runs, made afresh for every attempt. */
 export interface SettledStatement<R> {
+  /**
+   * A name makes it a prepared statement on each connection that runs it
+   * (parsed and planned once there): for the statements run per message.
+   * One name, one text.
+   */
+  name?: string;
   text: string;
   values: unknown[];
   /**
@@ -113,13 +119,15 @@ export class Pg {
   /**
    * One statement, autocommitted. A read (SELECT) that meets a connection
    * the server closed is tried again on a fresh one; a write is not, as it
-   * may have been done.
+   * may have been done. A `name` makes it a prepared statement on each
+   * connection (parsed and planned once there; one name, one text): for the
+   * statements run for every message.
    */
-  async query<R extends object = Row>(what: string, text: string, values: unknown[] = []): Promise<R[]> {
+  async query<R extends object = Row>(what: string, text: string, values: unknown[] = [], name?: string): Promise<R[]> {
     const read = /^\s*SELECT\b/i.test(text);
     for (let attempt = 0; ; attempt++) {
       try {
-        const rows = (await this.pool.query(text, values)).rows as R[];
+        const rows = (await this.pool.query({ name, text, values })).rows as R[];
         this.outcome(undefined);
         return rows;
       } catch (err) {
@@ -276,7 +284,7 @@ export class Pg {
       };
       let rows: R[];
       try {
-        rows = (await client.query(statement.text, statement.values)).rows as R[];
+        rows = (await client.query({ name: statement.name, text: statement.text, values: statement.values })).rows as R[];
       } catch (err) {
         if (isConnectionError(err)) broken ??= err;
         release();

@@ -280,11 +280,15 @@ export class PgDirectory implements Directory {
     }
     // The common case, a plain user (no alias, no forward), in one statement
     // (its own snapshot) rather than a transaction of five: every RCPT asks.
+    // Prepared (named), so PostgreSQL plans it once per connection; the user
+    // columns are named rather than u.*, so a column added by a later
+    // migration cannot change the result of a statement prepared before it.
     const [plain] = await this.db.query<UserRow & { domain_local: boolean; aliased: boolean; forwarded: boolean }>('resolving a recipient',
       `SELECT EXISTS (SELECT 1 FROM domains WHERE name = $2) AS domain_local,
         EXISTS (SELECT 1 FROM aliases WHERE address = $1) AS aliased,
-        EXISTS (SELECT 1 FROM forwards WHERE address = $1) AS forwarded, u.*
-        FROM (SELECT 1) AS one LEFT JOIN users u ON u.address = $1`, [start, domainOf(start)]);
+        EXISTS (SELECT 1 FROM forwards WHERE address = $1) AS forwarded,
+        u.id, u.address, u.quota_bytes, u.used_bytes, u.customer_id, u.enabled, u.role, u.created_at, u.password_hash
+        FROM (SELECT 1) AS one LEFT JOIN users u ON u.address = $1`, [start, domainOf(start)], 'rookery_resolve_recipient');
     if (plain && !plain.domain_local) return null;
     if (plain && !plain.aliased && !plain.forwarded && plain.id !== null) {
       return plain.enabled ? { localUsers: [toUser(plain)], remoteTargets: [] } : null;

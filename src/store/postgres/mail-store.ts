@@ -426,6 +426,8 @@ export class PgMailStore implements MailStore {
     const rows = await db.commitStatement<DeliveredRow>('storing a message', () => {
       const token = randomUUID();
       return {
+        // Prepared once per connection (named): PostgreSQL parses and plans the call once, not per message.
+        name: 'rookery_deliver_8',
         text: `SELECT mailbox_id, uid, modseq, refusal FROM rookery_deliver($1, $2::text[], $3::bigint[], $4::bigint[], $5::boolean[],
           $6::integer[], $7::bigint[], $8::text[], $9::text[], $10, $11, $12, $13::integer[], $14::text[])`,
         values: [token, batch.map((p) => p.delivery.blobId), batch.map((p) => p.delivery.size), batch.map((p) => p.internalDate),

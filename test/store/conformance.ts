@@ -342,6 +342,23 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 3, json: '{"a":3}' });
     });
 
+    test('message index given with a delivery: stored with it, kept if stored already, not stored when the delivery is refused', async () => {
+      const u = await store.directory.addUser({ address: 'indexed@example.test', password: 'x', quotaBytes: 100 });
+      const blob = await store.blobs.put(Buffer.from('Subject: with index\r\n\r\nbody\r\n'));
+      const delivery = { blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' as const };
+      await store.mail.deliver({ ...delivery, index: { version: 2, json: '{"d":1}' } });
+      assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 2, json: '{"d":1}' });
+      // A second copy of the same blob with the same version keeps the row; a newer version replaces it.
+      await store.mail.deliver({ ...delivery, index: { version: 2, json: '{"d":"other"}' } });
+      assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 2, json: '{"d":1}' });
+      // Refused (over quota): neither the copy nor the index.
+      const big = await store.blobs.put(Buffer.alloc(200, 'b'));
+      await rejectsWith(store.mail.deliver({ ...delivery, blobId: big.id, size: big.size, index: { version: 2, json: '{"big":1}' } }), 'over-quota');
+      assert.equal(await store.mail.getMessageIndex(big.id), null);
+      const inbox = (await store.mail.getMailbox(u.id, 'INBOX'))!;
+      assert.equal((await store.mail.listMessages(inbox.id)).length, 2);
+    });
+
     test('cluster registry: register, heartbeat, drain, stale members are down, remove', async () => {
       const reg = (name: string, role: 'node' | 'balancer' = 'node') => store.cluster.register({
         name, role, address: '127.0.0.11', host: 'box', pid: 1234, version: '0.1.0',

@@ -1,5 +1,6 @@
 /** The directory (domains, users, aliases, forwards) on PostgreSQL. */
-import { checkPassword, checkQuota, checkRole, maxAliasDepth, normalizeAliasAddress } from '../rules.js';
+import { checkPassword, checkQuota, checkRole, normalizeAliasAddress } from '../rules.js';
+import { recipientWalk, walkAsync } from '../recipient-walk.js';
 import { StoreError } from '../errors.js';
 import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
@@ -294,58 +295,20 @@ export class PgDirectory implements Directory {
       return plain.enabled ? { localUsers: [toUser(plain)], remoteTargets: [] } : null;
     }
     // One snapshot for the whole walk, so a change made meanwhile is seen entirely or not at all.
-    return this.db.transaction('resolving a recipient', async (c) => {
-      const local = new Map<number, User>();
-      const remote = new Set<string>();
-      const seen = new Set<string>();
-      const localDomains = new Map<string, boolean>();
-      const isLocal = async (d: string): Promise<boolean> => {
-        let known = localDomains.get(d);
-        if (known === undefined) {
-          known = (await q(c, 'SELECT 1 FROM domains WHERE name = $1', [d])).length > 0;
-          localDomains.set(d, known);
+    return this.db.transaction('resolving a recipient', (c) => walkAsync(recipientWalk(start), async (question) => {
+      switch (question.ask) {
+        case 'local-domain':
+          return (await q(c, 'SELECT 1 FROM domains WHERE name = $1', [question.domain])).length > 0;
+        case 'alias-targets':
+          return this.aliasTargets(c, question.address);
+        case 'user': {
+          const [row] = await q<UserRow>(c, 'SELECT * FROM users WHERE address = $1', [question.address]);
+          return row ? { user: toUser(row), enabled: Boolean(row.enabled) } : null;
         }
-        return known;
-      };
-
-      // Returns whether anything answered to the address.
-      const visit = async (addr: string, depth: number): Promise<boolean> => {
-        if (seen.has(addr)) return true; // a loop or a repeat: its targets are already counted
-        seen.add(addr);
-        const domain = domainOf(addr);
-        if (!(await isLocal(domain))) {
-          remote.add(addr);
-          return true;
-        }
-        if (depth > maxAliasDepth) return false;
-        const aliasTargets = await this.aliasTargets(c, addr);
-        if (aliasTargets.length > 0) {
-          let any = false;
-          for (const t of aliasTargets) any = (await visit(t, depth + 1)) || any;
-          return any;
-        }
-        const [row] = await q<UserRow>(c, 'SELECT * FROM users WHERE address = $1', [addr]);
-        if (row) {
-          if (!row.enabled) return false;
-          const forwards = await q<{ target: string; keep_copy: boolean }>(c,
-            'SELECT target, keep_copy FROM forwards WHERE address = $1 ORDER BY target', [addr]);
-          if (forwards.length === 0 || forwards.some((f) => f.keep_copy)) local.set(row.id, toUser(row));
-          for (const f of forwards) await visit(f.target, depth + 1);
-          return true;
-        }
-        const catchAll = await this.aliasTargets(c, `@${domain}`);
-        if (catchAll.length > 0 && depth === 0) {
-          let any = false;
-          for (const t of catchAll) any = (await visit(t, depth + 1)) || any;
-          return any;
-        }
-        return false;
-      };
-
-      if (!(await isLocal(domainOf(start)))) return null;
-      if (!(await visit(start, 0))) return null;
-      if (local.size === 0 && remote.size === 0) return null;
-      return { localUsers: [...local.values()], remoteTargets: [...remote] };
-    }, { readOnly: true });
+        case 'forwards':
+          return (await q<{ target: string; keep_copy: boolean }>(c, 'SELECT target, keep_copy FROM forwards WHERE address = $1 ORDER BY target', [question.address]))
+            .map((f) => ({ target: f.target, keepCopy: f.keep_copy }));
+      }
+    }), { readOnly: true });
   }
 }

@@ -1,5 +1,6 @@
 /** The directory (domains, users, aliases, forwards) on the embedded store. */
-import { checkPassword, checkQuota, checkRole, maxAliasDepth, normalizeAliasAddress } from '../rules.js';
+import { checkPassword, checkQuota, checkRole, normalizeAliasAddress } from '../rules.js';
+import { recipientWalk, walkSync } from '../recipient-walk.js';
 import { StoreError } from '../errors.js';
 import { domainOf, normalizeAddress, normalizeDomain } from '../address.js';
 import { hashPassword, unmatchableHash, verifyPassword } from '../passwords.js';
@@ -239,50 +240,21 @@ export class SqliteDirectory implements Directory {
     } catch {
       return null;
     }
-    return storeCall('resolving a recipient', () => {
-      const local = new Map<number, User>();
-      const remote = new Set<string>();
-      const seen = new Set<string>();
-      const isLocal = (d: string) => prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(d) !== undefined;
-      const getAliasTargets = (a: string) => this.aliasTargets(a);
-
-      // Returns whether anything answered to the address.
-      const visit = (addr: string, depth: number): boolean => {
-        if (seen.has(addr)) return true; // a loop or a repeat: its targets are already counted
-        seen.add(addr);
-        const domain = domainOf(addr);
-        if (!isLocal(domain)) {
-          remote.add(addr);
-          return true;
+    // Synchronous from the first question to the last: nothing else runs in this process meanwhile.
+    return storeCall('resolving a recipient', () => walkSync(recipientWalk(start), (question) => {
+      switch (question.ask) {
+        case 'local-domain':
+          return prepared(this.db, 'SELECT 1 FROM domains WHERE name = ?').get(question.domain) !== undefined;
+        case 'alias-targets':
+          return this.aliasTargets(question.address);
+        case 'user': {
+          const row = prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(question.address) as UserRow | undefined;
+          return row ? { user: toUser(row), enabled: row.enabled === 1 } : null;
         }
-        if (depth > maxAliasDepth) return false;
-        const aliasTargets = getAliasTargets(addr);
-        if (aliasTargets.length > 0) {
-          let any = false;
-          for (const t of aliasTargets) any = visit(t, depth + 1) || any;
-          return any;
-        }
-        const row = prepared(this.db, 'SELECT * FROM users WHERE address = ?').get(addr) as UserRow | undefined;
-        if (row) {
-          if (row.enabled !== 1) return false;
-          const forwards = prepared(this.db, 'SELECT target, keep_copy FROM forwards WHERE address = ?').all(addr) as { target: string; keep_copy: number }[];
-          if (forwards.length === 0 || forwards.some((f) => f.keep_copy === 1)) local.set(row.id, toUser(row));
-          for (const f of forwards) visit(f.target, depth + 1);
-          return true;
-        }
-        const catchAll = getAliasTargets(`@${domain}`);
-        if (catchAll.length > 0 && depth === 0) {
-          let any = false;
-          for (const t of catchAll) any = visit(t, depth + 1) || any;
-          return any;
-        }
-        return false;
-      };
-
-      if (!isLocal(domainOf(start))) return null;
-      if (!visit(start, 0)) return null;
-      if (local.size === 0 && remote.size === 0) return null;
-      return { localUsers: [...local.values()], remoteTargets: [...remote] };
-    });
+        case 'forwards':
+          return (prepared(this.db, 'SELECT target, keep_copy FROM forwards WHERE address = ? ORDER BY target').all(question.address) as { target: string; keep_copy: number }[])
+            .map((f) => ({ target: f.target, keepCopy: f.keep_copy === 1 }));
+      }
+    }));
   }
 }

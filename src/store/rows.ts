@@ -5,7 +5,7 @@
  * the mapping converts both and lives here once.
  */
 import type {
-  AccessToken, AccessTokenKind, Alias, BlobId, Mailbox, MailboxId, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
+  AccessToken, AccessTokenKind, Alias, BlobId, Mailbox, MailboxId, MailboxStatus, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
   Uid, User, UserId, UserRole,
 } from './types.js';
 
@@ -83,6 +83,22 @@ export interface MessageRow {
   internal_date: number;
   flags: string;
   modseq: number;
+}
+
+/** A mailbox's counters and the counts over its messages, read in one snapshot, as mailboxStatus() answers. */
+export function toMailboxStatus(
+  mailbox: { uid_next: Int; uid_validity: Int; highest_modseq: Int },
+  counts: { messages: Int; size: Int; unseen: Int; deleted: Int },
+): MailboxStatus {
+  return {
+    messages: Number(counts.messages),
+    unseen: Number(counts.unseen),
+    deleted: Number(counts.deleted),
+    sizeBytes: Number(counts.size),
+    uidNext: Number(mailbox.uid_next) as Uid,
+    uidValidity: Number(mailbox.uid_validity),
+    highestModSeq: Number(mailbox.highest_modseq) as ModSeq,
+  };
 }
 
 export function toMessage(row: MessageRow): MessageRecord {

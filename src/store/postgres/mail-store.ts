@@ -25,7 +25,7 @@ import type {
 import { mailboxChanges } from '../change-feed.js';
 import { nowMs, q, type Client, type Pg } from './database.js';
 import { isForeignKeyViolation, isUniqueViolation, pgStoreError } from './errors.js';
-import { toMailbox, toMessage, type MailboxRow, type MessageRow } from '../rows.js';
+import { toMailbox, toMailboxStatus, toMessage, type MailboxRow, type MessageRow } from '../rows.js';
 
 interface UsageRow {
   id: number;
@@ -346,15 +346,7 @@ export class PgMailStore implements MailStore {
         WHERE m.id = $1`, [mailboxId, ' \\Seen ', ' \\Deleted ']);
     const r = rows[0];
     if (!r) throw new StoreError('not-found', `no mailbox with id ${mailboxId}`);
-    return {
-      messages: r.messages,
-      unseen: r.unseen,
-      deleted: r.deleted,
-      sizeBytes: r.size,
-      uidNext: r.uid_next as Uid,
-      uidValidity: r.uid_validity,
-      highestModSeq: r.highest_modseq as ModSeq,
-    };
+    return toMailboxStatus(r, r);
   }
 
   async listMessages(mailboxId: MailboxId): Promise<MessageRecord[]> {

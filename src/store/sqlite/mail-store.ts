@@ -8,7 +8,7 @@ import type {
 import { mailboxChanges } from '../change-feed.js';
 import { prepared, writeTransaction, type Db } from './database.js';
 import type { SqliteChangeFeed } from './changes.js';
-import { toMailbox, toMessage, type MailboxRow, type MessageRow } from '../rows.js';
+import { toMailbox, toMailboxStatus, toMessage, type MailboxRow, type MessageRow } from '../rows.js';
 
 /** Mailbox columns with the subscription flag joined in. */
 const mailboxColumns = `m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = m.user_id AND s.name = m.name) AS subscribed`;
@@ -151,15 +151,7 @@ export class SqliteMailStore implements MailStore {
           coalesce(sum(instr(' ' || flags || ' ', ' \\Seen ') = 0), 0) AS unseen,
           coalesce(sum(instr(' ' || flags || ' ', ' \\Deleted ') > 0), 0) AS deleted
         FROM messages WHERE mailbox_id = ?`).get(mailboxId) as { messages: number; size: number; unseen: number; deleted: number };
-      return {
-        messages: counts.messages,
-        unseen: counts.unseen,
-        deleted: counts.deleted,
-        sizeBytes: counts.size,
-        uidNext: mb.uid_next as Uid,
-        uidValidity: mb.uid_validity,
-        highestModSeq: mb.highest_modseq as ModSeq,
-      };
+      return toMailboxStatus(mb, counts);
     });
   }
 

@@ -9,14 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { TlsMaterial } from '../../net/service.js';
 import { upgradeToTls } from '../../net/tls-upgrade.js';
-
-/** The peer went away while the session was writing or reading. */
-export class ConnectionGone extends Error {
-  constructor() {
-    super('connection closed by the client');
-    this.name = 'ConnectionGone';
-  }
-}
+import { ConnectionGone, drained } from '../../net/socket-drain.js';
 
 /** Raw input held before the socket is paused: enough for a burst of pipelined commands. */
 const MAX_BUFFERED_INPUT_BYTES = 256 * 1024;
@@ -173,18 +166,7 @@ export class Connection {
       if (this.isClosed || socket.destroyed || !socket.writable) throw new ConnectionGone();
       if (chunk.length === 0) continue;
       if (socket.write(chunk)) continue;
-      await new Promise<void>((resolve, reject) => {
-        const done = (gone: boolean) => {
-          socket.removeListener('drain', onDrain);
-          socket.removeListener('close', onClose);
-          if (gone) reject(new ConnectionGone());
-          else resolve();
-        };
-        const onDrain = () => done(false);
-        const onClose = () => done(true);
-        socket.on('drain', onDrain);
-        socket.on('close', onClose);
-      });
+      await drained(socket);
     }
   }
 

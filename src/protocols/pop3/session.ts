@@ -16,6 +16,7 @@ import { loginThrottleFor } from '../../net/login-throttle.js';
 import { metrics } from '../../metrics/index.js';
 import { LineSplitter, type LineEvent } from '../../net/line-reader.js';
 import { upgradeToTls } from '../../net/tls-upgrade.js';
+import { ConnectionGone, drained } from '../../net/socket-drain.js';
 import { verbs, type VerbSpec } from './commands.js';
 import { Pop3Error, replyFor } from './errors.js';
 import { Maildrop, type MaildropEntry } from './maildrop.js';
@@ -31,13 +32,6 @@ const MAX_QUEUED_LINES = 64;
 /** How long a closing connection may take to say goodbye before it is cut. */
 const END_GRACE_MS = 2000;
 
-/** The peer went away while we were writing to it. */
-export class ConnectionGone extends Error {
-  constructor() {
-    super('connection closed by the client');
-    this.name = 'ConnectionGone';
-  }
-}
 
 export interface SessionOptions {
   /** True when the connection is already encrypted (implicit TLS). */
@@ -130,18 +124,7 @@ export class Pop3Session {
     if (this.closed || socket.destroyed || !socket.writable) throw new ConnectionGone();
     this.idleTimer.refresh();
     if (socket.write(data)) return;
-    await new Promise<void>((resolve, reject) => {
-      const done = (gone: boolean) => {
-        socket.removeListener('drain', onDrain);
-        socket.removeListener('close', onClose);
-        if (gone) reject(new ConnectionGone());
-        else resolve();
-      };
-      const onDrain = () => done(false);
-      const onClose = () => done(true);
-      socket.on('drain', onDrain);
-      socket.on('close', onClose);
-    });
+    await drained(socket);
     // A client that reads, however slowly, is not idle.
     this.idleTimer.refresh();
   }

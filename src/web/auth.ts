@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { domainOf } from '../store/address.js';
-import type { Store, UserRole } from '../store/types.js';
+import type { Store, User, UserRole } from '../store/types.js';
 import type { Limits } from '../config/limits.js';
 import { loginThrottleFor, type LoginThrottle, type LoginVerdict } from '../net/login-throttle.js';
 import { ApiError } from './errors.js';
@@ -57,6 +57,16 @@ export interface Authenticator {
   authenticate(req: IncomingMessage, store: Store): Promise<AuthOutcome>;
 }
 
+/** The domain a user of this role administers: their own for a domain-admin, none otherwise. */
+export function administeredDomain(user: User): string | null {
+  return user.role === 'domain-admin' ? domainOf(user.address) : null;
+}
+
+/** A signed-in user as a principal: the role the user has now. */
+export function userPrincipal(user: User, via: Principal['via'], tokenId: string | null): Principal {
+  return { role: user.role, domain: administeredDomain(user), subject: user.address, via, tokenId };
+}
+
 /** `touch()` is written at most this often per token, so a busy script does not write on every request. */
 const touchEveryMs = 60_000;
 
@@ -70,6 +80,12 @@ export class BearerTokenAuthenticator implements Authenticator {
     if (!m) return { kind: 'absent' };
     const token = await verifyToken(store, m[1]!, 'api');
     if (!token) return { kind: 'invalid', message: 'The bearer token is not valid (unknown, revoked or expired).' };
+    // A token that acts as a user stops working while that user is disabled
+    // (or gone); its role stays what the admin who made it granted.
+    if (token.subject !== null) {
+      const user = await store.directory.getUser(token.subject);
+      if (user ? !user.enabled : token.role === 'user') return { kind: 'invalid', message: `The bearer token acts as ${token.subject}, who is disabled or no longer exists.` };
+    }
     const now = Date.now();
     if (now - (this.touched.get(token.id) ?? 0) > touchEveryMs) {
       this.touched.set(token.id, now);
@@ -93,10 +109,7 @@ export class PasswordAuthenticator implements Authenticator {
     if (colon <= 0) return { kind: 'invalid', message: 'The Basic credentials are not address:password.' };
     const user = await store.directory.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
     if (!user) return { kind: 'invalid', message: 'The address or password is wrong.' };
-    return {
-      kind: 'ok',
-      principal: { role: user.role, domain: user.role === 'domain-admin' ? domainOf(user.address) : null, subject: user.address, via: 'password', tokenId: null },
-    };
+    return { kind: 'ok', principal: userPrincipal(user, 'password', null) };
   }
 }
 

@@ -134,4 +134,24 @@ describe('web security', () => {
       '--data-urlencode', `csrf=${token}`, '--data-urlencode', 'address=me@example.test', '--data-urlencode', 'password=me-pw', `${https}/login`]);
     assert.equal(foreign.stdout, '403');
   });
+
+  it('a demoted or disabled user loses the rights of their session and of tokens acting as them at once', async () => {
+    const chief = await store.directory.addUser({ address: 'chief@example.test', password: 'chief-pw', role: 'admin' });
+    const session = await createSession(store, chief);
+    const withCookie = (path: string) => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-b', `rookery_session=${session}`, `${http}${path}`]);
+    assert.equal((await withCookie('/api/v1/users')).stdout, '200', 'an admin lists users');
+    await store.directory.updateUser('chief@example.test', { role: 'user' });
+    assert.equal((await withCookie('/api/v1/users')).stdout, '403', 'demoted: the session has the role the user has now');
+    assert.equal((await withCookie('/api/v1/mailboxes')).stdout, '200', 'and still reads their own mail');
+    await store.directory.updateUser('chief@example.test', { enabled: false });
+    assert.equal((await withCookie('/api/v1/mailboxes')).stdout, '401', 'disabled: the session has ended');
+
+    const userToken = (await mintToken(store, { role: 'user', subject: 'me@example.test', label: 'my script' })).text;
+    const withToken = (path: string) => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${userToken}`, `${http}${path}`]);
+    assert.equal((await withToken('/api/v1/mailboxes')).stdout, '200');
+    await store.directory.updateUser('me@example.test', { enabled: false });
+    assert.equal((await withToken('/api/v1/mailboxes')).stdout, '401', 'a token acting as a disabled user stops working');
+    await store.directory.updateUser('me@example.test', { enabled: true });
+    assert.equal((await withToken('/api/v1/mailboxes')).stdout, '200', 'and works again once the user is enabled');
+  });
 });

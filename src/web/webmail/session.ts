@@ -11,9 +11,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { domainOf } from '../../store/address.js';
 import type { Store, User } from '../../store/types.js';
-import type { AuthOutcome, Authenticator } from '../auth.js';
+import { administeredDomain, userPrincipal, type AuthOutcome, type Authenticator } from '../auth.js';
 import { mintToken, verifyToken } from '../tokens.js';
 
 export const sessionCookie = 'rookery_session';
@@ -70,7 +69,7 @@ export async function createSession(store: Store, user: User): Promise<string> {
   const { text } = await mintToken(store, {
     kind: 'session',
     role: user.role,
-    domain: user.role === 'domain-admin' ? domainOf(user.address) : null,
+    domain: administeredDomain(user),
     subject: user.address,
     label: 'webmail',
     expiresAt: new Date(Date.now() + sessionLifetimeMs),
@@ -103,13 +102,17 @@ export class SessionCookieAuthenticator implements Authenticator {
     const text = readCookies(req).get(sessionCookie);
     if (!text) return { kind: 'absent' };
     const token = await verifyToken(store, text, 'session');
-    if (!token) return { kind: 'invalid', message: 'The session has ended; sign in again.' };
+    if (!token || !token.subject) return { kind: 'invalid', message: 'The session has ended; sign in again.' };
+    // The user as they are now, as the pages see them: a disabled user's
+    // session ends, and a changed role applies at once, not at next sign-in.
+    const user = await store.directory.getUser(token.subject);
+    if (!user || !user.enabled) return { kind: 'invalid', message: 'The session has ended; sign in again.' };
     if (!safeMethods.has(req.method ?? 'GET')) {
       const given = req.headers['x-csrf-token'];
       if (typeof given !== 'string' || !sameSecret(given, csrfFor(text))) {
         return { kind: 'refused', message: 'A request made with the session cookie needs the X-CSRF-Token header of the session.' };
       }
     }
-    return { kind: 'ok', principal: { role: token.role, domain: token.domain, subject: token.subject, via: 'session', tokenId: token.id } };
+    return { kind: 'ok', principal: userPrincipal(user, 'session', token.id) };
   }
 }

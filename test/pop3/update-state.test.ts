@@ -38,6 +38,44 @@ test('QUIT removes exactly the marked messages and frees their quota', async () 
   }
 });
 
+test('QUIT marks messages retrieved whole \\Seen (not TOP, not deleted ones, not after RSET or a dropped connection)', async () => {
+  const h = await withMessages(4);
+  const flags = async () => {
+    const user = (await h.store.directory.getUser(ALICE))!;
+    const inbox = (await h.store.mail.getMailbox(user.id, 'INBOX'))!;
+    return Object.fromEntries((await h.store.mail.listMessages(inbox.id)).map((m) => [m.uid, m.flags.includes('\\Seen')]));
+  };
+  const retr = async (c: RawClient, n: number) => {
+    assert.match(await c.command(`RETR ${n}`), /^\+OK/);
+    await c.body();
+  };
+  try {
+    // RSET forgets what was retrieved, like the deletions.
+    let { client } = await RawClient.open(h.port);
+    await client.login(ALICE, PASSWORD);
+    await retr(client, 4);
+    await client.command('RSET');
+    await client.command('QUIT');
+    await client.closed();
+    // A session that drops changes nothing.
+    ({ client } = await loginWhenFree(h));
+    await retr(client, 4);
+    client.destroy();
+    ({ client } = await loginWhenFree(h));
+    await retr(client, 1);
+    assert.match(await client.command('TOP 2 0'), /^\+OK/);
+    await client.body();
+    await retr(client, 3);
+    await client.command('DELE 3');
+    assert.deepEqual(await flags(), { 1: false, 2: false, 3: false, 4: false }, 'nothing before QUIT');
+    await client.command('QUIT');
+    await client.closed();
+    assert.deepEqual(await flags(), { 1: true, 2: false, 4: false });
+  } finally {
+    await h.close();
+  }
+});
+
 test('a connection dropped without QUIT deletes nothing', async () => {
   const h = await withMessages(3);
   try {

@@ -164,9 +164,9 @@ export const verbs: { [V in Pop3Verb]: VerbSpec<V> } = {
     states: TRANS,
     what: 'retrieve the message',
     async run(session, cmd) {
-      // \Seen is not set: the store has no flag API yet, and POP3 clients
-      // keep their own record of what they fetched (UIDL).
+      // Sent whole: \Seen at QUIT, with the deletions (not if the session drops).
       await session.sendMessage(session.maildrop.get(cmd.msg), null);
+      session.maildrop.markRetrieved(cmd.msg);
     },
   },
   TOP: {

@@ -34,6 +34,8 @@ export function uidlFor(uidValidity: number, uid: Uid): string {
 export class Maildrop {
   private readonly entries: MaildropEntry[];
   private readonly deleted = new Set<MsgNumber>();
+  /** Messages sent whole with RETR: marked \Seen at QUIT, so IMAP shows them read (as Dovecot does). */
+  private readonly retrieved = new Set<MsgNumber>();
   private readonly renewTimer: NodeJS.Timeout;
   private released = false;
   private lost = false;
@@ -110,9 +112,15 @@ export class Maildrop {
     this.deleted.add(msg);
   }
 
-  /** Unmarks every message (RSET). */
+  /** Notes that a message was sent whole (RETR; TOP reads only part and leaves it unseen). */
+  markRetrieved(msg: MsgNumber): void {
+    this.retrieved.add(msg);
+  }
+
+  /** Unmarks every message (RSET), and forgets what was retrieved, as Dovecot does. */
   reset(): void {
     this.deleted.clear();
+    this.retrieved.clear();
   }
 
   /**
@@ -121,9 +129,14 @@ export class Maildrop {
    */
   async commit(): Promise<void> {
     if (this.lost) throw new Pop3Error('the maildrop lock was lost; no messages deleted', 'IN-USE');
-    if (this.deleted.size === 0) return;
-    const uids = [...this.deleted].sort((a, b) => a - b).map((msg) => this.entries[msg - 1]!.uid);
-    await this.store.mail.expunge(this.mailbox.id, uids);
+    const uidsOf = (msgs: Iterable<MsgNumber>) => [...msgs].sort((a, b) => a - b).map((msg) => this.entries[msg - 1]!.uid);
+    if (this.deleted.size > 0) await this.store.mail.expunge(this.mailbox.id, uidsOf(this.deleted));
+    const seen = uidsOf([...this.retrieved].filter((msg) => !this.deleted.has(msg)));
+    if (seen.length === 0) return;
+    // After the deletions, and never failing QUIT: a flag is a courtesy to
+    // IMAP clients of the same mailbox, the deletions are what POP3 promised.
+    await this.store.mail.updateFlags(this.mailbox.id, seen, { operation: 'add', flags: ['\\Seen'] })
+      .catch((e: unknown) => this.logger.warn({ err: e }, 'could not mark retrieved messages \\Seen'));
   }
 
   /** Gives the lock back. Safe to call more than once; never throws. */

@@ -128,3 +128,12 @@ export function printTable(rows: Record<string, string | number | boolean>[], js
   process.stdout.write(line(keys.map((k) => k.toUpperCase())) + '\n');
   for (const r of rows) process.stdout.write(line(keys.map((k) => String(r[k]))) + '\n');
 }
+
+/** A whole-number option within bounds (the fallback when absent), or a usage error that names it. */
+export function intOption(values: Readonly<Record<string, unknown>>, name: string, min: number, max: number, fallback: number): number {
+  const text = values[name];
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (typeof text !== 'string' || !/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${String(text)}"`);
+  return n;
+}

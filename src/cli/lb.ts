@@ -13,8 +13,8 @@ import { keepalivedConfig } from '../balancer/keepalived.js';
 import { parsePeerAddress, pingPeer, type PeerAddress } from '../balancer/peer.js';
 import { allVirtualServices, specOf, virtualServiceByName, type VirtualServiceName } from '../balancer/services.js';
 import { openStore } from '../store/open.js';
-import { parse, storeLocation, UsageError } from './args.js';
-import type { CommandGroup, OptionValues } from './command.js';
+import { intOption, parse, storeLocation, UsageError } from './args.js';
+import type { CommandGroup } from './command.js';
 import { defaultPortBase, stopOnSignals } from './node.js';
 
 const usage = [
@@ -28,14 +28,6 @@ const usage = [
 export const heartbeatPortOffset = 694;
 const defaultHeartbeatDelayMs = 500;
 const defaultMaxLostHeartbeats = 4;
-
-function intOption(values: OptionValues, name: string, min: number, max: number, fallback: number): number {
-  const text = values[name];
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (typeof text !== 'string' || !/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${String(text)}"`);
-  return n;
-}
 
 function peerOption(text: string, option: string): PeerAddress {
   const peer = parsePeerAddress(text);

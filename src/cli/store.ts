@@ -2,15 +2,37 @@
  * `rookery store migrate`: bring a store's schema up to date (nodes do the
  * same at start). `rookery store copy`: move a whole installation into a
  * new, empty store, e.g. from the embedded store to PostgreSQL and back.
+ * `rookery store gc`: delete message bodies nothing refers to any more.
  */
+import { collectBlobs } from '../store/blob-gc.js';
 import { copyStore } from '../store/copy.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
-import { isPostgresLocation, need, parse, UsageError, withBlobs, withStore } from './args.js';
+import { intOption, isPostgresLocation, need, parse, UsageError, withBlobs, withStore } from './args.js';
 import type { CommandGroup } from './command.js';
 
 const migrateUsage = 'rookery store migrate [--store LOCATION] [--blobs DIR]';
 const copyUsage = 'rookery store copy --from LOCATION --to LOCATION [--blobs DIR]';
+const gcUsage = 'rookery store gc [--store LOCATION] [--blobs DIR] [--min-age-hours 24] [--settle-seconds 60] [--dry-run]';
+
+async function gc(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { 'min-age-hours': { type: 'string' }, 'settle-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' } }, gcUsage);
+  need(positionals, 0, gcUsage);
+  const minAgeHours = intOption(values, 'min-age-hours', 0, 24 * 365, 24);
+  const settleSeconds = intOption(values, 'settle-seconds', 0, 3600, 60);
+  const dryRun = Boolean(values['dry-run']);
+  await withStore(values, async (store) => {
+    const r = await collectBlobs(store, { minAgeMs: minAgeHours * 3_600_000, settleMs: settleSeconds * 1000, dryRun });
+    const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
+    if (dryRun) {
+      console.log(`${r.examined} blob(s) older than ${minAgeHours} h, ${r.unreferenced} of them unreferenced; nothing deleted (--dry-run)`);
+      return;
+    }
+    console.log(`${r.examined} blob(s) older than ${minAgeHours} h; removed ${r.removed} unreferenced (${mb(r.removedBytes)}); ` +
+      `${r.keptAfterAll} kept after all (referenced or reused meanwhile)` +
+      (r.restoredFromEarlierRun > 0 ? `; ${r.restoredFromEarlierRun} put back from an earlier run that stopped midway` : ''));
+  });
+}
 
 async function migrate(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {}, migrateUsage);
@@ -58,12 +80,13 @@ async function copy(args: string[]): Promise<void> {
 
 export const storeCommand: CommandGroup = {
   name: 'store',
-  summary: "bring the store's schema up to date; copy an installation to another store",
-  usage: [migrateUsage, copyUsage],
+  summary: "bring the store's schema up to date; copy an installation to another store; delete unreferenced message bodies",
+  usage: [migrateUsage, copyUsage, gcUsage],
   async run(args) {
     const [verb, ...rest] = args;
     if (verb === 'migrate') return migrate(rest);
     if (verb === 'copy') return copy(rest);
-    throw new UsageError(`unknown verb "${verb ?? ''}" for store\nusage: ${migrateUsage}\n       ${copyUsage}`);
+    if (verb === 'gc') return gc(rest);
+    throw new UsageError(`unknown verb "${verb ?? ''}" for store\nusage: ${migrateUsage}\n       ${copyUsage}\n       ${gcUsage}`);
   },
 };

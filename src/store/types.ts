@@ -306,6 +306,10 @@ export interface MailStore {
    * a row of another version is replaced.
    */
   putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void>;
+  /** Of these blobs, the ones a message in any mailbox or a queued outbound message refers to. */
+  blobsInUse(ids: BlobId[]): Promise<Set<BlobId>>;
+  /** Drops the stored MIME indexes of these blobs (once they are collected). */
+  forgetMessageIndexes(ids: BlobId[]): Promise<void>;
 
   /**
    * Takes the exclusive maildrop lock used by POP3, cluster-wide. Throws
@@ -343,6 +347,23 @@ export interface Blobs {
   createReadStream(id: BlobId, range?: { start: number; end: number }): Readable;
   /** Free bytes on the volume that holds the blobs (for the early disk-full check). */
   freeBytes(): Promise<number>;
+
+  // Collection of blobs nothing refers to any more (src/store/blob-gc.ts).
+
+  /** Blobs last written, or reused by a delivery of the same content, before `cutoff`; in no particular order. */
+  listIdleSince(cutoff: Date): AsyncIterable<{ id: BlobId; size: number }>;
+  /**
+   * Moves a blob out of reach. 'reused' when it was written again or reused
+   * at or after `cutoff` (a delivery of the same content): then it is put
+   * back at once. 'gone' when there is no such blob.
+   */
+  setAside(id: BlobId, cutoff: Date): Promise<'set-aside' | 'reused' | 'gone'>;
+  /** Puts a set-aside blob back (a reference to it appeared after all). */
+  restore(id: BlobId): Promise<void>;
+  /** Deletes a set-aside blob for good. */
+  discard(id: BlobId): Promise<void>;
+  /** Puts back whatever a collection that stopped midway left set aside; returns how many. */
+  restoreAllSetAside(): Promise<number>;
 }
 
 // ---------------------------------------------------------------- cluster registry

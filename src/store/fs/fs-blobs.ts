@@ -4,10 +4,18 @@
  * to blobs/ab/cd/<sha256>, and the directory fsynced, so once commit()
  * resolves the bytes survive a crash and a power cut. Identical content is
  * stored once and shared by every message that has it.
+ *
+ * Collection (src/store/blob-gc.ts) moves a blob nothing refers to into
+ * trash/ before deleting it. A file's modification time is when it was last
+ * written or reused: a writer whose content is already there refreshes the
+ * time instead of writing, and if the file has been set aside meanwhile, it
+ * writes its own copy. So a collection that looks at the time after setting
+ * a blob aside either sees the reuse and puts the blob back, or the reuser
+ * never found it and wrote it afresh.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { close, createReadStream, fsync, open, readFile as readFileCallback, writev } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
+import { mkdir, opendir, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -65,8 +73,11 @@ export class FsBlobs implements Blobs {
   private readonly madeDirs = new Set<string>();
   private readonly durableTops = new Set<string>();
 
+  private readonly trashDir: string;
+
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
+    this.trashDir = join(root, 'trash');
   }
 
   /**
@@ -141,15 +152,81 @@ export class FsBlobs implements Blobs {
     }
     const existing = await stat(target).catch(() => null);
     if (existing) {
-      // Same content already durable: drop ours, refresh the old one's time so
-      // a future sweep of unreferenced blobs sees it as young.
-      await rm(tmpPath, { force: true });
+      // Same content already durable: refresh its time (a collection sees the
+      // reuse) and drop ours. If the time cannot be set, the file may have been
+      // set aside this instant: ours goes in instead, as if there were none.
       const now = new Date();
-      await utimes(target, now, now).catch(() => undefined);
-      return;
+      const touched = await utimes(target, now, now).then(() => true, () => false);
+      if (touched) {
+        await rm(tmpPath, { force: true });
+        return;
+      }
     }
     await rename(tmpPath, target);
     await fsyncDir(dir);
+  }
+
+  async *listIdleSince(cutoff: Date): AsyncIterable<{ id: BlobId; size: number }> {
+    const hex2 = /^[0-9a-f]{2}$/;
+    for (const top of (await readdir(this.root)).filter((n) => hex2.test(n)).sort()) {
+      for (const leaf of (await readdir(join(this.root, top)).catch(() => [] as string[])).filter((n) => hex2.test(n)).sort()) {
+        const dir = join(this.root, top, leaf);
+        const handle = await opendir(dir).catch(() => null);
+        if (!handle) continue;
+        for await (const entry of handle) {
+          if (!entry.isFile() || !blobIdPattern.test(entry.name)) continue;
+          const info = await stat(join(dir, entry.name)).catch(() => null);
+          if (info && info.mtimeMs < cutoff.getTime()) yield { id: entry.name as BlobId, size: info.size };
+        }
+      }
+    }
+  }
+
+  async setAside(id: BlobId, cutoff: Date): Promise<'set-aside' | 'reused' | 'gone'> {
+    const target = this.pathOf(id);
+    const aside = join(this.trashDir, id);
+    await mkdir(this.trashDir, { recursive: true });
+    try {
+      await rename(target, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      throw asStoreError(err, 'setting a blob aside');
+    }
+    // Looked at after the move, on the same file: a reuse before the move shows here.
+    const info = await stat(aside);
+    if (info.mtimeMs >= cutoff.getTime()) {
+      await this.restore(id);
+      return 'reused';
+    }
+    return 'set-aside';
+  }
+
+  async restore(id: BlobId): Promise<void> {
+    const target = this.pathOf(id);
+    const aside = join(this.trashDir, id);
+    if (await stat(target).then(() => true, () => false)) {
+      // A writer put the same content back meanwhile: that copy serves.
+      await rm(aside, { force: true });
+      return;
+    }
+    await mkdir(join(target, '..'), { recursive: true });
+    await rename(aside, target);
+    await fsyncDir(join(target, '..'));
+  }
+
+  async discard(id: BlobId): Promise<void> {
+    await rm(join(this.trashDir, id), { force: true });
+  }
+
+  async restoreAllSetAside(): Promise<number> {
+    const names = await readdir(this.trashDir).catch(() => [] as string[]);
+    let restored = 0;
+    for (const name of names) {
+      if (!blobIdPattern.test(name)) continue;
+      await this.restore(name as BlobId);
+      restored++;
+    }
+    return restored;
   }
 }
 

@@ -590,6 +590,18 @@ export class PgMailStore implements MailStore {
    * statement (deliveries on one node come several at a time): fewer
    * statements per message for PostgreSQL and for the node.
    */
+  async blobsInUse(ids: BlobId[]): Promise<Set<BlobId>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.query<{ blob_id: BlobId }>('looking for blob references',
+      'SELECT blob_id FROM messages WHERE blob_id = ANY($1::text[]) UNION SELECT blob_id FROM queue_messages WHERE blob_id = ANY($1::text[])', [ids]);
+    return new Set(rows.map((r) => r.blob_id));
+  }
+
+  async forgetMessageIndexes(ids: BlobId[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query('dropping message indexes', 'DELETE FROM message_index WHERE blob_id = ANY($1::text[])', [ids]);
+  }
+
   putMessageIndex(blobId: BlobId, version: number, json: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const write = { blobId, version, json, resolve, reject };

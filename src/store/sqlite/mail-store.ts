@@ -355,6 +355,19 @@ export class SqliteMailStore implements MailStore {
     this.run('storing a message index', () => this.writeIndex(blobId, version, json));
   }
 
+  async blobsInUse(ids: BlobId[]): Promise<Set<BlobId>> {
+    if (ids.length === 0) return new Set();
+    // The ids as one JSON array: no limit on how many one statement takes.
+    const rows = this.run('looking for blob references', () => prepared(this.db, `SELECT blob_id FROM messages WHERE blob_id IN (SELECT value FROM json_each(@ids))
+      UNION SELECT blob_id FROM queue_messages WHERE blob_id IN (SELECT value FROM json_each(@ids))`).all({ ids: JSON.stringify(ids) }) as { blob_id: BlobId }[]);
+    return new Set(rows.map((r) => r.blob_id));
+  }
+
+  async forgetMessageIndexes(ids: BlobId[]): Promise<void> {
+    if (ids.length === 0) return;
+    this.run('dropping message indexes', () => prepared(this.db, 'DELETE FROM message_index WHERE blob_id IN (SELECT value FROM json_each(?))').run(JSON.stringify(ids)));
+  }
+
   /** Stores a MIME index (inside a transaction or alone). */
   private writeIndex(blobId: BlobId, version: number, json: string): void {
     // A row of the same version stays as it is: a content-addressed blob's index of one version never changes.

@@ -343,6 +343,23 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.deepEqual(await store.mail.getMessageIndex(blob.id), { version: 3, json: '{"a":3}' });
     });
 
+    test('deliveries made at once: a refused one costs the others nothing, and each answer is its own', async () => {
+      const roomy = await store.directory.addUser({ address: 'roomy@example.test', password: 'x' });
+      const tight = await store.directory.addUser({ address: 'tight@example.test', password: 'x', quotaBytes: 10 });
+      const blob = await store.blobs.put(Buffer.alloc(40, 'g'));
+      const d = { blobId: blob.id, size: blob.size, internalDate: new Date(), onOverQuota: 'fail' as const };
+      const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) =>
+        store.mail.deliver({ ...d, targets: [{ userId: i % 3 === 1 ? tight.id : roomy.id }] })));
+      outcomes.forEach((o, i) => {
+        if (i % 3 === 1) assert.ok(o.status === 'rejected' && isStoreError(o.reason, 'over-quota'), `delivery ${i} to the full mailbox is refused`);
+        else assert.ok(o.status === 'fulfilled' && o.value.stored.length === 1, `delivery ${i} is stored`);
+      });
+      const inbox = (await store.mail.getMailbox(roomy.id, 'INBOX'))!;
+      assert.deepEqual((await store.mail.listMessages(inbox.id)).map((m) => m.uid), [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.equal((await store.directory.getUser('roomy@example.test'))!.usedBytes, 8 * 40);
+      assert.equal((await store.directory.getUser('tight@example.test'))!.usedBytes, 0);
+    });
+
     test('message index given with a delivery: stored with it, kept if stored already, not stored when the delivery is refused', async () => {
       const u = await store.directory.addUser({ address: 'indexed@example.test', password: 'x', quotaBytes: 100 });
       const blob = await store.blobs.put(Buffer.from('Subject: with index\r\n\r\nbody\r\n'));

@@ -179,40 +179,87 @@ export class SqliteMailStore implements MailStore {
     });
   }
 
+  /** Deliveries waiting for the next group commit (see deliver()). */
+  private deliveryBatch: { delivery: Delivery; resolve: (r: DeliveryResult) => void; reject: (err: unknown) => void }[] | null = null;
+
+  /**
+   * Deliveries that arrive within one turn of the event loop are committed
+   * together: one transaction, each delivery in its own savepoint (a refused
+   * one costs the others nothing), one COMMIT for all. The commit is most of
+   * a delivery's cost here, and every promise settles only after it.
+   */
   async deliver(delivery: Delivery): Promise<DeliveryResult> {
     if (!Number.isSafeInteger(delivery.size) || delivery.size < 0) throw new StoreError('bad-parameters', 'message size must be a whole number of bytes');
-    return this.run('storing a message', () => this.feed.transaction((changed) => {
-      const stored: MessageRecord[] = [];
-      const overQuota: UserId[] = [];
-      const getMailbox = prepared(this.db, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`);
-      const getUsage = prepared(this.db, 'SELECT quota_bytes, used_bytes FROM users WHERE id = ?');
-      const insert = prepared(this.db, 'INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      const bumpMailbox = prepared(this.db, 'UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?');
-      const addUsage = prepared(this.db, 'UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?');
-      for (const target of delivery.targets) {
-        const mailboxName = canonicalMailboxName(target.mailboxName ?? 'INBOX');
-        const mb = getMailbox.get(target.userId, mailboxName) as MailboxRow | undefined;
-        if (!mb) throw new StoreError('not-found', `user ${target.userId} has no mailbox ${mailboxName}`);
-        const usage = getUsage.get(target.userId) as { quota_bytes: number; used_bytes: number };
-        if (usage.quota_bytes > 0 && usage.used_bytes + delivery.size > usage.quota_bytes) {
-          if (delivery.onOverQuota === 'fail') throw new StoreError('over-quota', `user ${target.userId} is over quota`);
-          overQuota.push(target.userId);
-          continue;
-        }
-        const modseq = mb.highest_modseq + 1;
-        const flags = [...new Set(target.flags ?? [])].join(' ');
-        insert.run(mb.id, mb.uid_next, delivery.blobId, delivery.size, delivery.internalDate.getTime(), flags, modseq);
-        bumpMailbox.run(mb.uid_next + 1, modseq, mb.id);
-        addUsage.run(delivery.size, target.userId);
-        stored.push(toMessage({
-          mailbox_id: mb.id, uid: mb.uid_next, blob_id: delivery.blobId, size: delivery.size,
-          internal_date: delivery.internalDate.getTime(), flags, modseq,
-        }));
+    return new Promise((resolve, reject) => {
+      if (!this.deliveryBatch) {
+        this.deliveryBatch = [];
+        setImmediate(() => this.commitDeliveries());
       }
-      if (delivery.index) this.writeIndex(delivery.blobId, delivery.index.version, delivery.index.json);
-      touched(changed, stored.map((r) => r.mailboxId));
-      return { stored, overQuota };
-    }));
+      this.deliveryBatch.push({ delivery, resolve, reject });
+    });
+  }
+
+  private commitDeliveries(): void {
+    const batch = this.deliveryBatch ?? [];
+    this.deliveryBatch = null;
+    const outcomes: ({ ok: true; result: DeliveryResult } | { ok: false; err: unknown })[] = [];
+    try {
+      this.run('storing a message', () => this.feed.transaction((changed) => {
+        outcomes.length = 0; // a retried transaction starts over
+        // Called inside the outer transaction, better-sqlite3 runs it as a savepoint.
+        const inSavepoint = this.db.transaction((d: Delivery) => this.deliverOne(d, changed));
+        for (const { delivery } of batch) {
+          try {
+            outcomes.push({ ok: true, result: inSavepoint(delivery) });
+          } catch (err) {
+            outcomes.push({ ok: false, err: asStoreError(err, 'storing a message') });
+          }
+        }
+      }));
+    } catch (err) {
+      // Not committed: none of them is stored.
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.result);
+      else item.reject(outcome.err);
+    });
+  }
+
+  /** One delivery's writes, inside the group's transaction. */
+  private deliverOne(delivery: Delivery, changed: (change: StoreChange) => void): DeliveryResult {
+    const stored: MessageRecord[] = [];
+    const overQuota: UserId[] = [];
+    const getMailbox = prepared(this.db, `SELECT ${mailboxColumns} FROM mailboxes m WHERE m.user_id = ? AND m.name = ?`);
+    const getUsage = prepared(this.db, 'SELECT quota_bytes, used_bytes FROM users WHERE id = ?');
+    const insert = prepared(this.db, 'INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const bumpMailbox = prepared(this.db, 'UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?');
+    const addUsage = prepared(this.db, 'UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?');
+    for (const target of delivery.targets) {
+      const mailboxName = canonicalMailboxName(target.mailboxName ?? 'INBOX');
+      const mb = getMailbox.get(target.userId, mailboxName) as MailboxRow | undefined;
+      if (!mb) throw new StoreError('not-found', `user ${target.userId} has no mailbox ${mailboxName}`);
+      const usage = getUsage.get(target.userId) as { quota_bytes: number; used_bytes: number };
+      if (usage.quota_bytes > 0 && usage.used_bytes + delivery.size > usage.quota_bytes) {
+        if (delivery.onOverQuota === 'fail') throw new StoreError('over-quota', `user ${target.userId} is over quota`);
+        overQuota.push(target.userId);
+        continue;
+      }
+      const modseq = mb.highest_modseq + 1;
+      const flags = [...new Set(target.flags ?? [])].join(' ');
+      insert.run(mb.id, mb.uid_next, delivery.blobId, delivery.size, delivery.internalDate.getTime(), flags, modseq);
+      bumpMailbox.run(mb.uid_next + 1, modseq, mb.id);
+      addUsage.run(delivery.size, target.userId);
+      stored.push(toMessage({
+        mailbox_id: mb.id, uid: mb.uid_next, blob_id: delivery.blobId, size: delivery.size,
+        internal_date: delivery.internalDate.getTime(), flags, modseq,
+      }));
+    }
+    if (delivery.index) this.writeIndex(delivery.blobId, delivery.index.version, delivery.index.json);
+    touched(changed, stored.map((r) => r.mailboxId));
+    return { stored, overQuota };
   }
 
   async undeliver(records: MessageRecord[]): Promise<void> {

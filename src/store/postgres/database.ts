@@ -116,6 +116,16 @@ export class Pg {
     this.pool.on('error', () => undefined);
   }
 
+  /** A pooled connection; a pool that cannot connect counts as the store failing, and says what was being done. */
+  private async connect(what: string): Promise<Client> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      this.outcome(err);
+      throw pgStoreError(err, what);
+    }
+  }
+
   /**
    * One statement, autocommitted. A read (SELECT) that meets a connection
    * the server closed is tried again on a fresh one; a write is not, as it
@@ -188,13 +198,7 @@ export class Pg {
     opts: { readOnly?: boolean; confirm?: (result: T) => Promise<boolean> } = {},
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      let client: Client;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        this.outcome(err);
-        throw pgStoreError(err, what);
-      }
+      const client = await this.connect(what);
       let broken: unknown = undefined;
       let committing = false;
       let outcome: { result: T } | null = null;
@@ -268,13 +272,7 @@ export class Pg {
   async commitStatement<R extends object>(what: string, make: () => SettledStatement<R>, changes: (rows: R[]) => StoreChange[]): Promise<R[]> {
     for (let attempt = 0; ; attempt++) {
       const statement = make();
-      let client: Client;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        this.outcome(err);
-        throw pgStoreError(err, what);
-      }
+      const client = await this.connect(what);
       let broken: unknown = undefined;
       const onError = (err: Error) => { broken ??= err; };
       client.on('error', onError);

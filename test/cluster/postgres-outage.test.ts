@@ -108,8 +108,12 @@ if (reason !== null && process.env.CI === 'true') {
             blockedOnce = true;
             await db.allowConnections(false);
             blocked = true;
-            await db.cutConnections();
-            await sleep(3000);
+            // Cut again every 100 ms: a connection whose start-up passed the
+            // check just before it was switched off would otherwise serve on.
+            for (const until = Date.now() + 3000; Date.now() < until;) {
+              await db.cutConnections();
+              await sleep(100);
+            }
             blocked = false;
             await db.allowConnections(true);
             continue;

@@ -5,7 +5,7 @@
  * the mapping converts both and lives here once.
  */
 import type {
-  AccessToken, AccessTokenKind, Alias, BlobId, Mailbox, MailboxId, MailboxStatus, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
+  AccessToken, AccessTokenKind, Alias, BlobId, LoginFailureTally, Mailbox, MailboxId, MailboxStatus, Member, MemberRole, MemberState, MessageRecord, ModSeq, ServiceHealth, SpecialUse,
   Uid, User, UserId, UserRole,
 } from './types.js';
 
@@ -173,4 +173,15 @@ export function toMember(row: MemberRow, staleAfterMs: number, nowMs: number): M
     startedAt: new Date(Number(row.started_at)),
     heartbeatAt: new Date(Number(row.heartbeat_at)),
   };
+}
+
+export interface LoginFailureRow {
+  key: string;
+  failures: Int;
+  last_failure_at: Int;
+  expires_at: Int;
+}
+
+export function toLoginFailureTally(r: LoginFailureRow): LoginFailureTally {
+  return { key: r.key, failures: Number(r.failures), lastFailureAt: new Date(Number(r.last_failure_at)), expiresAt: new Date(Number(r.expires_at)) };
 }

@@ -4,25 +4,15 @@
  * are the database's clock, so every node judges expiry alike.
  */
 import type { LoginFailures, LoginFailureTally } from '../types.js';
+import { toLoginFailureTally, type LoginFailureRow } from '../rows.js';
 import { nowMs, type Pg } from './database.js';
 
-interface Row {
-  key: string;
-  failures: number;
-  last_failure_at: number;
-  expires_at: number;
-}
-
-function toTally(r: Row): LoginFailureTally {
-  return { key: r.key, failures: Number(r.failures), lastFailureAt: new Date(Number(r.last_failure_at)), expiresAt: new Date(Number(r.expires_at)) };
-}
-
 /** In the caller's order, each key once. */
-function inOrder(keys: readonly string[], rows: Row[]): LoginFailureTally[] {
+function inOrder(keys: readonly string[], rows: LoginFailureRow[]): LoginFailureTally[] {
   const byKey = new Map(rows.map((r) => [r.key, r]));
   return keys.flatMap((k) => {
     const r = byKey.get(k);
-    return r ? [toTally(r)] : [];
+    return r ? [toLoginFailureTally(r)] : [];
   });
 }
 
@@ -32,7 +22,7 @@ export class PgLoginFailures implements LoginFailures {
   async record(keys: readonly string[], forgetAfterMs: number): Promise<LoginFailureTally[]> {
     const unique = [...new Set(keys)];
     if (unique.length === 0) return [];
-    const rows = await this.db.query<Row>('recording a failed login',
+    const rows = await this.db.query<LoginFailureRow>('recording a failed login',
       `WITH t AS (SELECT ${nowMs} AS now)
        INSERT INTO login_failures (key, failures, last_failure_at, expires_at)
        SELECT k, 1, t.now, t.now + $2::bigint FROM unnest($1::text[]) AS k, t
@@ -46,15 +36,15 @@ export class PgLoginFailures implements LoginFailures {
   async get(keys: readonly string[]): Promise<LoginFailureTally[]> {
     const unique = [...new Set(keys)];
     if (unique.length === 0) return [];
-    const rows = await this.db.query<Row>('reading failed logins',
+    const rows = await this.db.query<LoginFailureRow>('reading failed logins',
       `SELECT * FROM login_failures WHERE key = ANY($1::text[]) AND expires_at > ${nowMs}`, [unique]);
     return inOrder(unique, rows);
   }
 
   async changedSince(since: Date): Promise<LoginFailureTally[]> {
-    const rows = await this.db.query<Row>('reading failed logins',
+    const rows = await this.db.query<LoginFailureRow>('reading failed logins',
       `SELECT * FROM login_failures WHERE last_failure_at >= $1 AND expires_at > ${nowMs} ORDER BY last_failure_at`, [since.getTime()]);
-    return rows.map(toTally);
+    return rows.map(toLoginFailureTally);
   }
 
   async clear(keys: readonly string[]): Promise<number> {

@@ -18,7 +18,7 @@ import { rookery } from '../helpers/cli.js';
 import { startNodeProcess, stopNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { freePortBase } from '../helpers/ports.js';
 import { tempDir } from '../helpers/temp.js';
-import { freshDatabase, postgresUnavailable, type TestDatabase } from './postgres-support.js';
+import { freshDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 
 /** The reply code the server gives to RCPT TO:<rcpt> (after EHLO and MAIL FROM). */
 function rcptCode(port: number, rcpt: string): Promise<number> {

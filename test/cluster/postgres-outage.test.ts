@@ -21,7 +21,8 @@ import type { Store } from '../../src/store/types.js';
 import { rookery } from '../helpers/cli.js';
 import { startNodeProcess, stopNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { freePortBase } from '../helpers/ports.js';
-import { freshDatabase, ImapLines, postgresUnavailable, type TestDatabase } from './postgres-support.js';
+import { freshDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
+import { ImapLines } from './postgres-support.js';
 
 const reason = await postgresUnavailable();
 const total = 150;

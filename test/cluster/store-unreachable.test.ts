@@ -23,11 +23,11 @@ import { rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import pg from 'pg';
 import { startNode } from '../../src/node.js';
 import { openStore } from '../../src/store/open.js';
 import { StoreError } from '../../src/store/errors.js';
 import type { Store } from '../../src/store/types.js';
+import { admin, adminUrl, postgresUnavailable } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp.js';
 import { logLines, sleep, startCluster, statusJson, virtualAddress, waitFor, type Cluster } from './harness.js';
 
@@ -217,31 +217,7 @@ test('embedded store unreachable: new sessions get 421 / -ERR [SYS/TEMP] / BYE [
 
 // ------------------------------------------------------------ 2. PostgreSQL
 
-const adminUrl = process.env.ROOKERY_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/test';
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>, database?: string): Promise<T> {
-  const url = new URL(adminUrl);
-  if (database) url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function postgresMissing(): Promise<string | null> {
-  try {
-    await admin((c) => c.query('SELECT 1'));
-    return null;
-  } catch (err) {
-    return `PostgreSQL is not reachable at ${new URL(adminUrl).host} (${(err as Error).message || (err as { code?: string }).code})`;
-  }
-}
-
-const missing = await postgresMissing();
+const missing = await postgresUnavailable();
 const ciNeedsIt = missing !== null && process.env.CI === 'true';
 
 test('PostgreSQL store unreachable for one node: it refuses with 4xx, goes down in the registry, leaves the pools; the cluster carries on', { skip: ciNeedsIt ? false : missing ?? false }, async (t) => {
@@ -250,11 +226,9 @@ test('PostgreSQL store unreachable for one node: it refuses with 4xx, goes down 
   const database = `rookery_test_${id}`;
   const role = `rookery_node_${id}`;
   const blobs = await tempDir('rookery-pg-blobs-');
-  await admin(async (c) => {
-    await c.query(`CREATE DATABASE ${database}`);
-    // Its own role, so that this node alone can be cut off from the store.
-    await c.query(`CREATE ROLE ${role} LOGIN SUPERUSER`);
-  });
+  await admin(`CREATE DATABASE ${database}`);
+  // Its own role, so that this node alone can be cut off from the store.
+  await admin(`CREATE ROLE ${role} LOGIN SUPERUSER`);
   const url = (user: string) => {
     const u = new URL(adminUrl);
     u.username = user;
@@ -271,10 +245,8 @@ test('PostgreSQL store unreachable for one node: it refuses with 4xx, goes down 
     const port = (s: typeof services[number]) => cl.base + { smtp: 25, pop3: 110, imap: 143 }[s];
     assert.match((await greeting(victim.address, port('smtp'))).line, /^220 n2 /);
 
-    await admin(async (c) => {
-      await c.query(`ALTER ROLE ${role} NOLOGIN`);
-      await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
-    });
+    await admin(`ALTER ROLE ${role} NOLOGIN`);
+    await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
     const cutAt = Date.now();
 
     const refusing = await waitFor(async () => /^421 /.test((await greeting(victim.address, port('smtp'))).line), 4000, 'n2 still greets SMTP clients', 50);
@@ -302,17 +274,15 @@ test('PostgreSQL store unreachable for one node: it refuses with 4xx, goes down 
     for (let k = 0; k < 6; k++) assert.match((await greeting(virtualAddress, port('imap'))).line, /^\* OK .* n1 Rookery /, 'IMAP through the virtual address lands on n1');
 
     // The store comes back for n2: it greets again and rejoins.
-    await admin((c) => c.query(`ALTER ROLE ${role} LOGIN`));
+    await admin(`ALTER ROLE ${role} LOGIN`);
     const backAfter = await waitFor(async () => /^220 n2 /.test((await greeting(victim.address, port('smtp'))).line), 6000, 'n2 did not greet again', 100);
     await waitFor(async () => (await statusJson(cl.store)).nodes.find((n) => n.name === 'n2')?.state === 'up', 6000, 'n2 did not come back up', 200);
     t.diagnostic(`PostgreSQL cut off for n2: it greeted 421 after ${refusing} ms, status down after ${downAfter} ms, out of every pool after ${withdrawn} ms; back ${backAfter} ms after the store returned`);
   } finally {
     await cluster?.stop();
     await sleep(100);
-    await admin(async (c) => {
-      await c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await c.query(`DROP ROLE IF EXISTS ${role}`);
-    }).catch(() => undefined);
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+      .then(() => admin(`DROP ROLE IF EXISTS ${role}`)).catch(() => undefined);
     await rm(blobs, { recursive: true, force: true });
   }
 });

@@ -20,7 +20,7 @@ import { firstUnseenSeqOf, keywordsOf } from '../../src/protocols/imap/selected-
 import { openStore } from '../../src/store/open.js';
 import type { Mailbox, MailboxId, MessageRecord, Store, Uid, UserId } from '../../src/store/types.js';
 import { tempDir } from '../helpers/temp.js';
-import { freshDatabase, postgresUnavailable, type TestDatabase } from '../cluster/postgres-support.js';
+import { freshDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { message, RawClient, testCertificate } from './support.js';
 
 /** What a session sees of a record: its UID, flags and modseq (and the blob, which never changes). */

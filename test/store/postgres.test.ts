@@ -11,9 +11,6 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openStore } from '../../src/store/open.js';
@@ -21,63 +18,10 @@ import { isStoreError } from '../../src/store/errors.js';
 import { migrations } from '../../src/store/postgres/migrations.js';
 import type { Store } from '../../src/store/types.js';
 import { run } from '../helpers/clients.js';
-import { tempDir } from '../helpers/temp.js';
+import { admin, adminUrl, freshDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { storeConformance } from './conformance.js';
 
-const adminUrl = process.env.ROOKERY_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/test';
-const where = new URL(adminUrl).host;
-
-async function unreachableReason(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return `PostgreSQL is not reachable at ${where} (${(err as Error).message || (err as { code?: string }).code})`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-interface TestDatabase {
-  /** The store location: the fresh database plus a fresh blob directory. */
-  location: string;
-  blobsDir: string;
-  drop(): Promise<void>;
-}
-
-/** A fresh, empty database and blob directory. */
-async function freshDatabase(opts: { pool?: number } = {}): Promise<TestDatabase> {
-  const name = `rookery_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  const blobsRoot = await tempDir('rookery-pg-blobs-');
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  url.searchParams.set('blobs', join(blobsRoot, 'blobs'));
-  if (opts.pool) url.searchParams.set('pool', String(opts.pool));
-  return {
-    location: url.toString(),
-    blobsDir: join(blobsRoot, 'blobs'),
-    async drop() {
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-      await rm(blobsRoot, { recursive: true, force: true });
-    },
-  };
-}
-
-const reason = await unreachableReason();
+const reason = await postgresUnavailable();
 
 if (reason !== null && process.env.CI === 'true') {
   test('PostgreSQL store', () => {
@@ -127,7 +71,7 @@ if (reason !== null && process.env.CI === 'true') {
           const u = await store.directory.addUser({ address: 'drop@drop.test', password: 'x' });
           await Promise.all([1, 2, 3].map(() => store.directory.listDomains()));
           const name = new URL(db.location).pathname.slice(1);
-          const killed = await admin((c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]));
+          const killed = await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
           assert.ok((killed.rowCount ?? 0) > 0);
           await new Promise((r) => setTimeout(r, 200));
           assert.deepEqual((await store.directory.listDomains()).map((d) => d.name), ['drop.test']);

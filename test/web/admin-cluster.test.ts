@@ -6,12 +6,10 @@
  * without it that case is skipped with the reason, except under CI=true.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import { freshDatabase, postgresUnavailable } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/temp.js';
 import { openStore } from '../../src/store/open.js';
 import { startNode, type RunningNode } from '../../src/node.js';
@@ -19,28 +17,6 @@ import type { Store } from '../../src/store/types.js';
 import { apiRoutes } from '../../src/web/api/index.js';
 import { validate } from '../../src/web/schema.js';
 import { mintToken } from '../../src/web/tokens.js';
-
-const adminUrl = process.env.ROOKERY_TEST_POSTGRES || 'postgres://postgres@127.0.0.1:5432/test';
-
-async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function postgresUnreachable(): Promise<string | null> {
-  try {
-    await pgAdmin((c) => c.query('SELECT 1'));
-    return null;
-  } catch (err) {
-    return `PostgreSQL is not reachable at ${new URL(adminUrl).host} (${(err as Error).message})`;
-  }
-}
 
 /** Registers, heartbeats with counts, and reads back. */
 async function roundTrip(store: Store): Promise<void> {
@@ -69,25 +45,19 @@ describe('connections in the registry', () => {
   });
 
   it('PostgreSQL keeps the counts of a heartbeat', async (t) => {
-    const reason = await postgresUnreachable();
+    const reason = await postgresUnavailable();
     if (reason !== null) {
       if (process.env.CI === 'true') assert.fail(reason);
       t.skip(reason);
       return;
     }
-    const name = `rookery_test_${randomBytes(6).toString('hex')}`;
-    await pgAdmin((c) => c.query(`CREATE DATABASE ${name}`));
-    const blobs = await tempDir('rookery-pg-blobs-');
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    url.searchParams.set('blobs', join(blobs, 'blobs'));
-    const store = await openStore(url.toString());
+    const db = await freshDatabase();
+    const store = await openStore(db.location);
     try {
       await roundTrip(store);
     } finally {
       await store.close();
-      await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-      await rm(blobs, { recursive: true, force: true });
+      await db.drop();
     }
   });
 });

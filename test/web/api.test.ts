@@ -6,9 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../helpers/clients.js';
-import { apiRoutes } from '../../src/web/api/index.js';
 import { validate } from '../../src/web/schema.js';
-import { call, startApiNode, type ApiNode } from './helpers.js';
+import { call, schemaOf, startApiNode, type ApiNode } from './helpers.js';
 
 describe('admin API', () => {
   let n: ApiNode;
@@ -18,13 +17,6 @@ describe('admin API', () => {
   after(async () => {
     await n.close();
   });
-
-  /** The documented success schema of a route, to check answers against. */
-  function schemaOf(method: string, path: string) {
-    const r = apiRoutes.find((x) => x.method === method && x.path === path);
-    assert.ok(r?.success.schema, `${method} ${path} has a documented schema`);
-    return r.success.schema.json;
-  }
 
   test('401 without credentials or with a bad token; 200 with a good one', async () => {
     const none = await call(n.base, 'GET', '/api/v1/users');

@@ -8,10 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { apiRoutes } from '../../src/web/api/index.js';
 import { validate } from '../../src/web/schema.js';
 import { startNode } from '../../src/node.js';
-import { call, startApiNode, type ApiNode } from './helpers.js';
+import { call, schemaOf, startApiNode, type ApiNode } from './helpers.js';
 
 /** The SIZE a fresh SMTP session announces in its EHLO answer. */
 async function ehloSize(port: number): Promise<number> {
@@ -45,12 +44,6 @@ describe('config API', () => {
   after(async () => {
     await n.close();
   });
-
-  function schemaOf(method: string, path: string) {
-    const r = apiRoutes.find((x) => x.method === method && x.path === path);
-    assert.ok(r?.success.schema, `${method} ${path} has a documented schema`);
-    return r.success.schema.json;
-  }
 
   const path = (key: string) => `/api/v1/config/${encodeURIComponent(key)}`;
 

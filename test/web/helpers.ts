@@ -1,6 +1,8 @@
 /** A node with HTTP for the API tests, tokens for each role, and a fetch wrapper. */
 import { startTestNode, type TestNode } from '../helpers/test-node.js';
+import assert from 'node:assert/strict';
 import { mintToken } from '../../src/web/tokens.js';
+import { apiRoutes } from '../../src/web/api/index.js';
 
 export interface ApiNode extends TestNode {
   base: string;
@@ -36,4 +38,11 @@ export async function call(base: string, method: string, path: string, opts: { t
   let body: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') body = JSON.parse(text);
   return { status: res.status, headers: res.headers, body };
+}
+
+/** The documented success schema of a route, to check answers against. */
+export function schemaOf(method: string, path: string) {
+  const r = apiRoutes.find((x) => x.method === method && x.path === path);
+  assert.ok(r?.success.schema, `${method} ${path} has a documented schema`);
+  return r.success.schema.json;
 }

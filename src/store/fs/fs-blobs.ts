@@ -74,6 +74,8 @@ export class FsBlobs implements Blobs {
   private readonly durableTops = new Set<string>();
 
   private readonly trashDir: string;
+  /** trash/ exists (made once per process, on the first blob set aside). */
+  private trashMade: Promise<void> | null = null;
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -185,7 +187,10 @@ export class FsBlobs implements Blobs {
   async setAside(id: BlobId, cutoff: Date): Promise<'set-aside' | 'reused' | 'gone'> {
     const target = this.pathOf(id);
     const aside = join(this.trashDir, id);
-    await mkdir(this.trashDir, { recursive: true });
+    await (this.trashMade ??= mkdir(this.trashDir, { recursive: true }).then(() => undefined, (err: unknown) => {
+      this.trashMade = null; // tried again next time
+      throw asStoreError(err, 'setting a blob aside');
+    }));
     try {
       await rename(target, aside);
     } catch (err) {

@@ -7,15 +7,14 @@
  *
  * Collection (src/store/blob-gc.ts) moves a blob nothing refers to into
  * trash/ before deleting it. A file's modification time is when it was last
- * written or reused: a writer whose content is already there refreshes the
- * time instead of writing, and if the file has been set aside meanwhile, it
- * writes its own copy. So a collection that looks at the time after setting
- * a blob aside either sees the reuse and puts the blob back, or the reuser
- * never found it and wrote it afresh.
+ * written: a writer whose content is already there renames its own copy over
+ * it all the same (same bytes, a fresh time), so a collection that looks at
+ * the time after setting a blob aside either sees the reuse and puts the
+ * blob back, or the reuser's copy went in after the move and serves.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { close, createReadStream, fsync, open, readFile as readFileCallback, writev } from 'node:fs';
-import { mkdir, opendir, readdir, rename, rm, stat, statfs, utimes } from 'node:fs/promises';
+import { mkdir, opendir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -32,6 +31,8 @@ const staleTmpMs = 60 * 60 * 1000;
  * chunk. Past it, bytes go to the file as they come.
  */
 const bufferedBytes = 256 * 1024;
+/** How long one reading of the volume's free space answers freeBytes(). */
+const freeBytesReuseMs = 1000;
 
 // The callback forms on plain descriptors: each call is one trip to the
 // thread pool without the FileHandle object and its bookkeeping, which
@@ -76,6 +77,8 @@ export class FsBlobs implements Blobs {
   private readonly trashDir: string;
   /** trash/ exists (made once per process, on the first blob set aside). */
   private trashMade: Promise<void> | null = null;
+  /** The last reading of the volume's free space (see freeBytes). */
+  private freeReading: { at: number; bytes: Promise<number> } | null = null;
 
   constructor(private readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -130,9 +133,19 @@ export class FsBlobs implements Blobs {
     return createReadStream(path, { start: range.start, end: range.end - 1 });
   }
 
-  async freeBytes(): Promise<number> {
-    const s = await statfs(this.root);
-    return s.bavail * s.bsize;
+  /**
+   * Free bytes on the blob volume. SMTP asks at every MAIL FROM; a reading
+   * younger than freeBytesReuseMs answers them all (one statfs a second, not
+   * one per message): the check keeps room for whole messages, and a disk
+   * that fills within the second still fails the write, answered with a 4xx.
+   */
+  freeBytes(): Promise<number> {
+    const now = Date.now();
+    if (this.freeReading && now - this.freeReading.at < freeBytesReuseMs) return this.freeReading.bytes;
+    const bytes = statfs(this.root).then((s) => s.bavail * s.bsize);
+    this.freeReading = { at: now, bytes };
+    bytes.catch(() => { if (this.freeReading?.bytes === bytes) this.freeReading = null; });
+    return bytes;
   }
 
   /** Moves a finished temporary file into place; used by the writer. */
@@ -152,18 +165,9 @@ export class FsBlobs implements Blobs {
       }
       this.madeDirs.add(dir);
     }
-    const existing = await stat(target).catch(() => null);
-    if (existing) {
-      // Same content already durable: refresh its time (a collection sees the
-      // reuse) and drop ours. If the time cannot be set, the file may have been
-      // set aside this instant: ours goes in instead, as if there were none.
-      const now = new Date();
-      const touched = await utimes(target, now, now).then(() => true, () => false);
-      if (touched) {
-        await rm(tmpPath, { force: true });
-        return;
-      }
-    }
+    // Over any file of the same content too: no stat first (a trip to the
+    // thread pool and a failed call for every new message), and the fresh
+    // time is what tells a collection that the content is in use again.
     await rename(tmpPath, target);
     await fsyncDir(dir);
   }

@@ -3,15 +3,21 @@
  * small message in memory and writes it once at commit, and streams a big
  * one to its temporary file as it comes; either way the file holds exactly
  * the bytes, under their SHA-256, and nothing is left in tmp/ after a
- * commit or an abort. The free-space reading SMTP asks for at every MAIL
- * FROM is taken at most once a second.
+ * commit or an abort. Files are written and put in place by blob-file
+ * threads: many writers at once, a failure on the thread, and a process
+ * that must not be held open by them. The free-space reading SMTP asks for
+ * at every MAIL FROM is taken at most once a second.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FsBlobs } from '../../src/store/fs/fs-blobs.js';
+import { blobFileThreadCount } from '../../src/store/fs/blob-file-threads.js';
+import { isStoreError } from '../../src/store/errors.js';
+import { run } from '../helpers/clients.js';
 import { tempDir } from '../helpers/temp.js';
 
 async function written(blobs: FsBlobs, chunks: Buffer[]): Promise<{ id: string; size: number }> {
@@ -67,6 +73,63 @@ test('free space: one reading answers for a second, then a new one is taken', as
     const later = blobs.freeBytes();
     assert.notEqual(later, first, 'a second later: a new reading');
     assert.ok((await later) > 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('blob-file threads: 200 writers at once, every file whole, at most four threads', async () => {
+  const dir = await tempDir('rookery-blobs-');
+  try {
+    const blobs = new FsBlobs(dir);
+    await blobs.init();
+    const contents = Array.from({ length: 200 }, (_, i) => Buffer.concat([Buffer.from(`Subject: ${i}\r\n\r\n`), randomBytes(i * 97)]));
+    // Some written in several chunks, some of them twice at once (the same blob).
+    const blobsWritten = await Promise.all([...contents, ...contents.slice(0, 20)].map((c, i) => written(blobs, i % 3 ? [c] : [c.subarray(0, 10), c.subarray(10)])));
+    for (const [i, blob] of blobsWritten.entries()) {
+      const data = contents[i % 200]!;
+      assert.equal(blob.id, createHash('sha256').update(data).digest('hex'));
+      assert.ok((await readFile(blobs.pathOf(blob.id as never))).equals(data));
+    }
+    const count = blobFileThreadCount();
+    assert.ok(count >= 1 && count <= 4, `${count} blob-file threads`);
+    assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file that cannot be put in place: a store error with the reason, no temporary file left, and the next write works', async () => {
+  const dir = await tempDir('rookery-blobs-');
+  try {
+    const blobs = new FsBlobs(dir);
+    await blobs.init();
+    const content = Buffer.from('Subject: blocked\r\n\r\nA file stands where its directory should be.\r\n');
+    const id = createHash('sha256').update(content).digest('hex');
+    await mkdir(join(dir, id.slice(0, 2)), { recursive: true });
+    await writeFile(join(dir, id.slice(0, 2), id.slice(2, 4)), 'not a directory');
+    await assert.rejects(written(blobs, [content]), (err: unknown) => isStoreError(err, 'unavailable') && /writing a message: .*(EEXIST|ENOTDIR)/.test((err as Error).message));
+    assert.deepEqual(await readdir(join(dir, 'tmp')), [], 'the temporary file went');
+    const other = await written(blobs, [Buffer.from('Subject: fine\r\n\r\n')]);
+    assert.ok((await readFile(blobs.pathOf(other.id as never))).toString().startsWith('Subject: fine'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('blob-file threads do not hold a process open', async () => {
+  const dir = await tempDir('rookery-blobs-');
+  try {
+    const module = fileURLToPath(new URL('../../src/store/fs/fs-blobs.js', import.meta.url));
+    const script = `const { FsBlobs } = await import(${JSON.stringify(module)});
+      const blobs = new FsBlobs(${JSON.stringify(dir)}); await blobs.init();
+      const w = blobs.createWriter(); await w.write(Buffer.from('Subject: one\\r\\n\\r\\n')); console.log((await w.commit()).id);`;
+    const started = Date.now();
+    // The threads stay 30 s after their last work in a live process; this one must end at once.
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeoutMs: 20_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^[0-9a-f]{64}$/);
+    assert.ok(Date.now() - started < 15_000, 'the process ended without waiting for its threads');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { StoreError, asStoreError } from '../errors.js';
+import { installOnThread } from './blob-file-threads.js';
 import type { BlobId, BlobWriter, Blobs } from '../types.js';
 
 const blobIdPattern = /^[0-9a-f]{64}$/;
@@ -26,9 +27,9 @@ const blobIdPattern = /^[0-9a-f]{64}$/;
 const staleTmpMs = 60 * 60 * 1000;
 /**
  * A writer keeps the first bytes of a message in memory up to this size and
- * writes them with one call at commit: most mail is smaller, so a message
- * costs one open, one write, one fsync and one close instead of a write per
- * chunk. Past it, bytes go to the file as they come.
+ * hands them whole at commit to a blob-file thread, which writes and installs
+ * the file in one go: most mail is smaller. Past it, bytes go to the file as
+ * they come, and only the install goes to the thread.
  */
 const bufferedBytes = 256 * 1024;
 /** How long one reading of the volume's free space answers freeBytes(). */
@@ -148,28 +149,27 @@ export class FsBlobs implements Blobs {
     return bytes;
   }
 
-  /** Moves a finished temporary file into place; used by the writer. */
-  async install(tmpPath: string, id: BlobId): Promise<void> {
+  /**
+   * Puts a temporary file in place under its id, on a blob-file thread:
+   * written there from `data` (a small message, whole), or already written,
+   * fsynced and closed by the writer (a big one, streamed).
+   */
+  async install(tmpPath: string, id: BlobId, data?: ArrayBuffer): Promise<void> {
     const target = this.pathOf(id);
     const dir = join(target, '..');
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      // The new directory entries must be durable too, or the blob can vanish
-      // with them: ab/'s entry for cd now, and the root's entry for ab/ once
-      // per process (whoever made ab/, it is durable after that fsync).
-      const top = join(dir, '..');
-      await fsyncDir(top);
-      if (!this.durableTops.has(top)) {
-        await fsyncDir(join(top, '..'));
-        this.durableTops.add(top);
-      }
+    // A new directory's entries must be durable too, or the blob can vanish
+    // with them: ab/'s entry for cd, and the root's entry for ab/ once per
+    // process (whoever made ab/, it is durable after that fsync).
+    const top = join(dir, '..');
+    const makeDir = this.madeDirs.has(dir) ? undefined : { dir, fsync: this.durableTops.has(top) ? [top] : [top, join(top, '..')] };
+    // Over any file of the same content too: no stat first (a failed call for
+    // every new message), and the fresh time is what tells a collection that
+    // the content is in use again.
+    await installOnThread({ tmpPath, target, ...(data ? { data } : {}), ...(makeDir ? { makeDir } : {}) });
+    if (makeDir) {
       this.madeDirs.add(dir);
+      this.durableTops.add(top);
     }
-    // Over any file of the same content too: no stat first (a trip to the
-    // thread pool and a failed call for every new message), and the fresh
-    // time is what tells a collection that the content is in use again.
-    await rename(tmpPath, target);
-    await fsyncDir(dir);
   }
 
   async *listIdleSince(cutoff: Date): AsyncIterable<{ id: BlobId; size: number }> {
@@ -284,6 +284,12 @@ class FsBlobWriter implements BlobWriter {
     if (this.done) throw new StoreError('bad-parameters', 'this blob was already committed or aborted');
     this.done = true;
     try {
+      if (this.fd === null) {
+        // All in memory: the blob-file thread writes the file and puts it in place in one go.
+        const id = this.hash.digest('hex') as BlobId;
+        await this.blobs.install(this.tmpPath, id, this.wholeContent());
+        return { id, size: this.size };
+      }
       await this.flush();
       const fd = await this.fd!;
       try {
@@ -299,6 +305,19 @@ class FsBlobWriter implements BlobWriter {
       await rm(this.tmpPath, { force: true }).catch(() => undefined);
       throw asStoreError(err, 'writing a message');
     }
+  }
+
+  /** The pending bytes in one buffer of their own, to be transferred to the blob-file thread. */
+  private wholeContent(): ArrayBuffer {
+    const whole = new Uint8Array(new ArrayBuffer(this.pendingBytes));
+    let at = 0;
+    for (const chunk of this.pending) {
+      whole.set(chunk, at);
+      at += chunk.length;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    return whole.buffer;
   }
 
   async abort(): Promise<void> {

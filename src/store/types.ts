@@ -440,6 +440,12 @@ export interface Settings {
   set(key: string, value: string): Promise<void>;
   /** Sets the key only if it has no value yet; returns the value it has afterwards (first writer wins). */
   setIfAbsent(key: string, value: string): Promise<string>;
+  /**
+   * Sets the key only if its value is still `expected` (null: no value
+   * yet); true if it did. Of several callers expecting the same value, one
+   * wins: how nodes take turns at cluster-wide chores.
+   */
+  compareAndSet(key: string, expected: string | null, value: string): Promise<boolean>;
   all(): Promise<Record<string, string>>;
 }
 

@@ -623,5 +623,18 @@ export function storeConformance(backend: string, open: () => Promise<OpenedStor
       assert.equal(await store.settings.setIfAbsent('first', 'a'), 'a');
       assert.equal(await store.settings.setIfAbsent('first', 'b'), 'a', 'the first writer wins');
     });
+
+    test('settings: compare-and-set takes a value only from the one who saw the current one; of many at once, one wins', async () => {
+      assert.equal(await store.settings.compareAndSet('turn', 'x', 'a'), false, 'no value yet, so not "x"');
+      assert.equal(await store.settings.compareAndSet('turn', null, 'a'), true);
+      assert.equal(await store.settings.compareAndSet('turn', null, 'b'), false, 'it has a value now');
+      assert.equal(await store.settings.compareAndSet('turn', 'b', 'c'), false);
+      assert.equal(await store.settings.get('turn'), 'a');
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => store.settings.compareAndSet('turn', 'a', `node${i}`)));
+      assert.equal(outcomes.filter(Boolean).length, 1, 'one of ten at once wins');
+      assert.equal(await store.settings.get('turn'), `node${outcomes.indexOf(true)}`);
+      const fresh = await Promise.all(Array.from({ length: 10 }, (_, i) => store.settings.compareAndSet('fresh-turn', null, `node${i}`)));
+      assert.equal(fresh.filter(Boolean).length, 1, 'one of ten first writers wins');
+    });
   });
 }

@@ -31,6 +31,18 @@ export class PgSettings implements Settings {
     return rows[0]?.value ?? value;
   }
 
+  async compareAndSet(key: string, expected: string | null, value: string): Promise<boolean> {
+    // One statement each: a concurrent insert is waited for by ON CONFLICT, a
+    // concurrent update by the row lock, after which the value is compared again.
+    return this.db.transaction('writing a setting', async (c, changed) => {
+      const rows = expected === null
+        ? await q(c, 'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key', [key, value])
+        : await q(c, 'UPDATE settings SET value = $2 WHERE key = $1 AND value = $3 RETURNING key', [key, value, expected]);
+      if (rows.length > 0) changed({ kind: 'settings', key });
+      return rows.length > 0;
+    });
+  }
+
   async all(): Promise<Record<string, string>> {
     const rows = await this.db.query<{ key: string; value: string }>('reading settings', 'SELECT key, value FROM settings ORDER BY key');
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));

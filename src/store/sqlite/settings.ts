@@ -39,6 +39,20 @@ export class SqliteSettings implements Settings {
     }
   }
 
+  async compareAndSet(key: string, expected: string | null, value: string): Promise<boolean> {
+    try {
+      return this.feed.transaction((changed) => {
+        const done = expected === null
+          ? prepared(this.db, 'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(key, value).changes > 0
+          : prepared(this.db, 'UPDATE settings SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes > 0;
+        if (done) changed({ kind: 'settings', key });
+        return done;
+      });
+    } catch (err) {
+      throw asStoreError(err, 'writing a setting');
+    }
+  }
+
   async all(): Promise<Record<string, string>> {
     try {
       const rows = prepared(this.db, 'SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];

@@ -16,6 +16,7 @@ import { createImapService } from './protocols/imap/index.js';
 import { createHttpService } from './web/index.js';
 import type { NetService, ServiceContext, TlsMaterial } from './net/service.js';
 import { QueueRunner } from './outbound/runner.js';
+import { startBlobCollectionSchedule } from './upkeep/blob-collection.js';
 import type { DnsResolver } from './outbound/route.js';
 import type { Store } from './store/types.js';
 import { metrics } from './metrics/index.js';
@@ -171,6 +172,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     }).finally(() => { heartbeatPending = false; });
   }, heartbeatIntervalMs);
   heartbeat.unref();
+  // Bodies of deleted mail: one node of the cluster at a time, every limits.blobCollectionHours.
+  const blobCollection = startBlobCollectionSchedule({ store: opts.store, nodeName: opts.name, logger: logger.child({ component: 'blob-collection' }) });
 
   return {
     ports,
@@ -181,7 +184,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       clearInterval(heartbeat);
       // Out of the pools first, so no new client is sent here while sessions end.
       await opts.store.cluster.setState(opts.name, 'draining').catch(() => undefined);
-      await Promise.allSettled([...running.map((s) => s.close()), queue?.stop()]);
+      await Promise.allSettled([...running.map((s) => s.close()), queue?.stop(), blobCollection.stop()]);
       // Auto-replies for mail already acknowledged are queued before the node goes.
       await settleAutoReplies();
       await opts.store.cluster.setState(opts.name, 'down').catch(() => undefined);

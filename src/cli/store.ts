@@ -4,7 +4,8 @@
  * new, empty store, e.g. from the embedded store to PostgreSQL and back.
  * `rookery store gc`: delete message bodies nothing refers to any more.
  */
-import { collectBlobs } from '../store/blob-gc.js';
+import { collectBlobs, collectionDefaults, type BlobCollectionResult } from '../store/blob-gc.js';
+import { collectionTurnSetting, type CollectionTurn } from '../upkeep/blob-collection.js';
 import { copyStore } from '../store/copy.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
@@ -13,24 +14,48 @@ import type { CommandGroup } from './command.js';
 
 const migrateUsage = 'rookery store migrate [--store LOCATION] [--blobs DIR]';
 const copyUsage = 'rookery store copy --from LOCATION --to LOCATION [--blobs DIR]';
-const gcUsage = 'rookery store gc [--store LOCATION] [--blobs DIR] [--min-age-hours 24] [--settle-seconds 60] [--dry-run]';
+const gcUsage = 'rookery store gc [--store LOCATION] [--blobs DIR] [--min-age-hours 24] [--settle-seconds 60] [--dry-run] | --last';
+
+const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
+
+/** What a collection did, in one sentence. */
+function described(r: BlobCollectionResult, minAgeHours: number): string {
+  return `${r.examined} blob(s) older than ${minAgeHours} h; removed ${r.removed} unreferenced (${mb(r.removedBytes)}); ` +
+    `${r.keptAfterAll} kept after all (referenced or reused meanwhile)` +
+    (r.restoredFromEarlierRun > 0 ? `; ${r.restoredFromEarlierRun} put back from an earlier run that stopped midway` : '');
+}
+
+/** The nodes' last collection (src/upkeep/blob-collection.ts), as kept in the store. */
+async function lastCollection(store: Store): Promise<void> {
+  const value = await store.settings.get(collectionTurnSetting);
+  if (value === null) {
+    console.log('no node has collected blobs yet');
+    return;
+  }
+  const turn = JSON.parse(value) as CollectionTurn;
+  const ended = turn.finishedAt ? `finished ${turn.finishedAt}` : 'not finished (still running, or its node stopped)';
+  const outcome = turn.error ? `: ended early, ${turn.error}` : turn.result ? `: ${described(turn.result, collectionDefaults.minAgeMs / 3_600_000)}` : '';
+  console.log(`last collection: node ${turn.node}, started ${turn.startedAt}, ${ended}${outcome}`);
+}
 
 async function gc(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { 'min-age-hours': { type: 'string' }, 'settle-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' } }, gcUsage);
+  const { values, positionals } = parse(args, { 'min-age-hours': { type: 'string' }, 'settle-seconds': { type: 'string' }, 'dry-run': { type: 'boolean' }, last: { type: 'boolean' } }, gcUsage);
   need(positionals, 0, gcUsage);
-  const minAgeHours = intOption(values, 'min-age-hours', 0, 24 * 365, 24);
-  const settleSeconds = intOption(values, 'settle-seconds', 0, 3600, 60);
+  if (values.last) {
+    if (values['min-age-hours'] !== undefined || values['settle-seconds'] !== undefined || values['dry-run']) throw new UsageError(`--last only reads; it takes no other option\nusage: ${gcUsage}`);
+    await withStore(values, lastCollection);
+    return;
+  }
+  const minAgeHours = intOption(values, 'min-age-hours', 0, 24 * 365, collectionDefaults.minAgeMs / 3_600_000);
+  const settleSeconds = intOption(values, 'settle-seconds', 0, 3600, collectionDefaults.settleMs / 1000);
   const dryRun = Boolean(values['dry-run']);
   await withStore(values, async (store) => {
     const r = await collectBlobs(store, { minAgeMs: minAgeHours * 3_600_000, settleMs: settleSeconds * 1000, dryRun });
-    const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MB`;
     if (dryRun) {
       console.log(`${r.examined} blob(s) older than ${minAgeHours} h, ${r.unreferenced} of them unreferenced; nothing deleted (--dry-run)`);
       return;
     }
-    console.log(`${r.examined} blob(s) older than ${minAgeHours} h; removed ${r.removed} unreferenced (${mb(r.removedBytes)}); ` +
-      `${r.keptAfterAll} kept after all (referenced or reused meanwhile)` +
-      (r.restoredFromEarlierRun > 0 ? `; ${r.restoredFromEarlierRun} put back from an earlier run that stopped midway` : ''));
+    console.log(described(r, minAgeHours));
   });
 }
 

@@ -9,6 +9,8 @@ export interface LimitSpec {
   default: number | string;
   /** For string limits, the values allowed. */
   choices?: readonly string[];
+  /** The smallest value allowed (whole numbers); 1, or 0 where the default is 0, unless given. */
+  min?: number;
   description: string;
 }
 
@@ -168,6 +170,11 @@ export const limitSpecs = {
     default: 5 * 60 * 1000,
     description: 'Silence from a remote SMTP server, after any command or the message, before the attempt is given up (RFC 5321 4.5.3.2).',
   },
+  blobCollectionHours: {
+    default: 24,
+    min: 0,
+    description: 'How often one node of the cluster deletes message bodies nothing refers to any more (as `rookery store gc` does); 0: never (run that command from cron instead).',
+  },
 } satisfies Record<string, LimitSpec>;
 
 export type LimitName = keyof typeof limitSpecs;
@@ -211,6 +218,7 @@ export interface Limits {
   queueMaxMessagesPerConnection: number;
   outboundConnectTimeoutMs: number;
   outboundCommandTimeoutMs: number;
+  blobCollectionHours: number;
 }
 
 export function defaultLimits(): Limits {
@@ -229,7 +237,7 @@ export function parseLimit(name: string, raw: string): number | string {
     return raw;
   }
   const n = Number(raw);
-  const min = typeof spec.default === 'number' && spec.default === 0 ? 0 : 1;
+  const min = spec.min ?? (spec.default === 0 ? 0 : 1);
   if (!Number.isSafeInteger(n) || n < min) throw new Error(`limit ${name} must be a ${min === 0 ? 'non-negative' : 'positive'} whole number, not "${raw}"`);
   return n;
 }

@@ -18,6 +18,7 @@
  * Nothing here depends on a backend: the store says what is referenced, the
  * blob files say how old they are.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlobId, Store } from './types.js';
 
 export interface BlobCollectionOptions {
@@ -29,7 +30,16 @@ export interface BlobCollectionOptions {
   dryRun?: boolean;
   /** Blobs asked about in one store call. */
   batchSize?: number;
+  /**
+   * Stops the collection early (a node stopping): it rejects with the
+   * signal's reason, between blobs and during the settle time; blobs set
+   * aside in the batch under way are deleted or put back first.
+   */
+  signal?: AbortSignal;
 }
+
+/** What `rookery store gc` and the nodes' own collections use unless told otherwise. */
+export const collectionDefaults = { minAgeMs: 24 * 3_600_000, settleMs: 60_000 };
 
 export interface BlobCollectionResult {
   /** Blobs old enough to be looked at. */
@@ -64,7 +74,9 @@ export async function collectBlobs(store: Store, opts: BlobCollectionOptions): P
     for (const b of pending) if (!inUse.has(b.id)) candidates.push(b);
     pending = [];
   };
+  const signal = opts.signal;
   for await (const blob of store.blobs.listIdleSince(cutoff)) {
+    signal?.throwIfAborted();
     result.examined++;
     pending.push(blob);
     if (pending.length >= batchSize) await firstLook();
@@ -74,7 +86,7 @@ export async function collectBlobs(store: Store, opts: BlobCollectionOptions): P
   if (candidates.length === 0 || opts.dryRun) return result;
 
   // Second look, after the settle time.
-  await new Promise((resolve) => setTimeout(resolve, opts.settleMs));
+  await sleep(opts.settleMs, undefined, signal ? { signal } : {});
   const settled: { id: BlobId; size: number }[] = [];
   for (const batch of batches(candidates, batchSize)) {
     const inUse = await store.mail.blobsInUse(batch.map((b) => b.id));
@@ -87,6 +99,7 @@ export async function collectBlobs(store: Store, opts: BlobCollectionOptions): P
 
   // Set aside, look a third time, then delete or put back.
   for (const batch of batches(settled, batchSize)) {
+    signal?.throwIfAborted();
     const asideNow: { id: BlobId; size: number }[] = [];
     for (const b of batch) {
       const outcome = await store.blobs.setAside(b.id, cutoff);

@@ -1,7 +1,8 @@
 /**
  * `rookery store gc`: a dry run counts, a real run deletes the message
- * bodies nothing refers to and keeps the ones a mailbox holds; bad
- * options are a one-line usage error.
+ * bodies nothing refers to and keeps the ones a mailbox holds; --last
+ * tells what the nodes' own collections last did; bad options are a
+ * one-line usage error.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { rookery } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 import { openStore } from '../../src/store/open.js';
 import type { BlobId, Store } from '../../src/store/types.js';
+import { collectionTurnSetting } from '../../src/upkeep/blob-collection.js';
 
 test('rookery store gc deletes unreferenced message bodies, after a dry run that deletes nothing', async () => {
   const dir = await tempDir('rookery-gc-');
@@ -46,6 +48,20 @@ test('rookery store gc deletes unreferenced message bodies, after a dry run that
     assert.equal(real.code, 0, real.stderr);
     assert.match(real.stdout, /removed 1 unreferenced/);
     assert.deepEqual([await present(filed.id), await present(stray.id)], [true, false]);
+
+    // What the nodes' own collections last did (src/upkeep/blob-collection.ts keeps it in the store).
+    assert.match((await rookery(['store', 'gc', '--last', ...s])).stdout, /^no node has collected blobs yet/);
+    const st = await openStore(dir);
+    try {
+      const result = { examined: 7, unreferenced: 3, removed: 3, removedBytes: 3 * 1_048_576, keptAfterAll: 0, restoredFromEarlierRun: 0 };
+      await st.settings.set(collectionTurnSetting, JSON.stringify({ node: 'n2', startedAt: '2026-11-22T03:00:00.000Z', finishedAt: '2026-11-22T03:01:05.000Z', result }));
+    } finally {
+      await st.close();
+    }
+    const last = await rookery(['store', 'gc', '--last', ...s]);
+    assert.equal(last.code, 0, last.stderr);
+    assert.match(last.stdout, /^last collection: node n2, started 2026-11-22T03:00:00.000Z, finished 2026-11-22T03:01:05.000Z: 7 blob\(s\) older than 24 h; removed 3 unreferenced \(3.0 MB\)/);
+    assert.equal((await rookery(['store', 'gc', '--last', '--dry-run', ...s])).code, 2, '--last takes no other option');
 
     const bad = await rookery(['store', 'gc', '--min-age-hours', 'soon', ...s]);
     assert.equal(bad.code, 2);

@@ -124,7 +124,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const certPoll = setInterval(rereadCertificate, 30_000);
   certPoll.unref();
-  const stopCertWatch = opts.store.changes.subscribe((change) => {
+  const stopCertWatch = opts.store.changes.subscribe(['settings'], (change) => {
     if ((change.kind === 'settings' && change.key === certificateSetting) || change.kind === 'resync') rereadCertificate();
   });
 

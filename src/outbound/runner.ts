@@ -113,7 +113,7 @@ export class QueueRunner {
     // ETRN or `rookery queue flush` on any node reaches this one at once where the store pushes changes.
     const feed = (this.store as Partial<Store>).changes;
     if (feed && typeof feed.subscribe === 'function') {
-      this.unsubscribe = feed.subscribe((change) => {
+      this.unsubscribe = feed.subscribe(['queue'], (change) => {
         if (change.kind === 'queue' || change.kind === 'resync') this.wake();
       });
     }

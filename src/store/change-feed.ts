@@ -4,41 +4,69 @@
  * as it travels between processes (a PostgreSQL NOTIFY payload, a row of
  * the embedded store's changes table).
  */
-import type { MailboxId, StoreChange } from './types.js';
+import type { MailboxId, StoreChange, WatchedChange } from './types.js';
 
-/** The subscribers of one Store object. */
+interface Subscriber {
+  kinds: ReadonlySet<WatchedChange>;
+  listener: (change: StoreChange) => void;
+}
+
+/** The subscribers of one Store object, each with the kinds of change it asked for. */
 export class Subscribers {
-  private readonly listeners = new Set<(change: StoreChange) => void>();
+  private readonly listeners = new Set<Subscriber>();
+  /** How many subscribers watch each kind. */
+  private readonly watchers = new Map<WatchedChange, number>();
 
   constructor(
     /** Called when the first subscriber arrives and when the last leaves. */
     private readonly onActive: (active: boolean) => void = () => undefined,
+    /** Called when the first subscriber of a kind arrives and when its last leaves. */
+    private readonly onWatch: (kind: WatchedChange, watched: boolean) => void = () => undefined,
   ) {}
 
   get size(): number {
     return this.listeners.size;
   }
 
-  add(listener: (change: StoreChange) => void): () => void {
-    // A wrapper, so one function subscribed twice is two subscriptions.
-    const entry = (change: StoreChange) => listener(change);
+  /** Whether any subscriber watches this kind. */
+  watches(kind: WatchedChange): boolean {
+    return (this.watchers.get(kind) ?? 0) > 0;
+  }
+
+  add(kinds: readonly WatchedChange[], listener: (change: StoreChange) => void): () => void {
+    // An entry of its own, so one function subscribed twice is two subscriptions.
+    const entry: Subscriber = { kinds: new Set(kinds), listener };
     this.listeners.add(entry);
     if (this.listeners.size === 1) this.onActive(true);
+    for (const kind of entry.kinds) this.count(kind, 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.listeners.delete(entry);
+      for (const kind of entry.kinds) this.count(kind, -1);
       if (this.listeners.size === 0) this.onActive(false);
     };
   }
 
-  /** Calls every listener with each change; a listener that throws does not stop the others. */
-  emit(changes: readonly StoreChange[]): void {
+  private count(kind: WatchedChange, by: 1 | -1): void {
+    const n = (this.watchers.get(kind) ?? 0) + by;
+    this.watchers.set(kind, n);
+    if (n === 1 && by === 1) this.onWatch(kind, true);
+    else if (n === 0) this.onWatch(kind, false);
+  }
+
+  /**
+   * Calls each listener with each change of a kind it asked for (every
+   * 'resync'; with `only`, a 'resync' goes only to the watchers of that
+   * kind). A listener that throws does not stop the others.
+   */
+  emit(changes: readonly StoreChange[], only?: WatchedChange): void {
     for (const change of changes) {
-      for (const listener of [...this.listeners]) {
+      for (const entry of [...this.listeners]) {
+        if (change.kind === 'resync' ? only !== undefined && !entry.kinds.has(only) : !entry.kinds.has(change.kind)) continue;
         try {
-          listener(change);
+          entry.listener(change);
         } catch {
           // A listener's bug must not break the store call that committed the change.
         }
@@ -49,6 +77,8 @@ export class Subscribers {
   clear(): void {
     const had = this.listeners.size > 0;
     this.listeners.clear();
+    for (const [kind, n] of this.watchers) if (n > 0) this.onWatch(kind, false);
+    this.watchers.clear();
     if (had) this.onActive(false);
   }
 }

@@ -487,9 +487,17 @@ export type StoreChange =
 export interface ChangeFeed {
   /** Tells every subscriber (in this and other processes) about a change. */
   publish(change: StoreChange): Promise<void>;
-  /** Calls listener for every change from now on; returns the function that stops it. */
-  subscribe(listener: (change: StoreChange) => void): () => void;
+  /**
+   * Calls listener for every change of the given kinds from now on, and
+   * for every 'resync'; returns the function that stops it. Kinds nobody in
+   * the process asks for may never reach it: on PostgreSQL, mailbox
+   * changes (one per delivery) are heard only while someone watches them.
+   */
+  subscribe(kinds: readonly WatchedChange[], listener: (change: StoreChange) => void): () => void;
 }
+
+/** The kinds of change a subscriber asks for ('resync' comes to every subscriber). */
+export type WatchedChange = Exclude<StoreChange['kind'], 'resync'>;
 
 // ---------------------------------------------------------------- outbound queue
 

@@ -118,7 +118,7 @@ export class EventHub {
 
   private start(): void {
     if (this.unsubscribe) return;
-    this.unsubscribe = this.opts.store.changes.subscribe((change) => this.onChange(change));
+    this.unsubscribe = this.opts.store.changes.subscribe(['directory', 'settings', 'queue'], (change) => this.onChange(change));
     const every = (ms: number, fn: () => Promise<void>) => {
       let busy = false;
       const t = setInterval(() => {
@@ -160,7 +160,7 @@ export class EventHub {
         this.broadcast('resync', {});
         return;
       case 'mailbox':
-        // Mailbox changes are the webmail's; the admin API has nothing to show for them.
+        // Not asked for: mailbox changes are the webmail's; the admin API has nothing to show for them.
         return;
     }
   }

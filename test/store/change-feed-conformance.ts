@@ -6,13 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MailboxId, Store, StoreChange, Uid } from '../../src/store/types.js';
+import type { MailboxId, Store, StoreChange, Uid, WatchedChange } from '../../src/store/types.js';
 
-/** Records what a feed tells one subscriber. */
-export function record(store: Store) {
+export const everyKind: readonly WatchedChange[] = ['mailbox', 'directory', 'settings', 'queue'];
+
+/** Records what a feed tells one subscriber (of every kind unless told). */
+export function record(store: Store, kinds: readonly WatchedChange[] = everyKind) {
   const seen: StoreChange[] = [];
   const waiters: { pred: (c: StoreChange) => boolean; resolve: (c: StoreChange) => void }[] = [];
-  const stop = store.changes.subscribe((change) => {
+  const stop = store.changes.subscribe(kinds, (change) => {
     seen.push(change);
     for (const w of [...waiters]) {
       if (w.pred(change)) {
@@ -106,7 +108,7 @@ export function changeFeedConformance(store: () => Store, reopen: () => Promise<
       assert.deepEqual(feed.real(), [], 'no notice for changes that were not made');
 
       // A listener that throws does not break the store call or the other listeners.
-      const bad = s.changes.subscribe(() => { throw new Error('listener bug'); });
+      const bad = s.changes.subscribe(everyKind, () => { throw new Error('listener bug'); });
       feed.clear();
       await deliver();
       assert.ok(feed.real().some(isMailbox(inbox.id)));
@@ -149,6 +151,55 @@ export function changeFeedConformance(store: () => Store, reopen: () => Promise<
       assert.equal(there.real().filter(isMailbox(inbox.id)).length, 1, JSON.stringify(there.seen));
     } finally {
       there.stop();
+      await other.close();
+    }
+  });
+
+  test('change feed: a subscriber hears only the kinds it asked for; one that starts watching mailboxes later hears them from then on', async () => {
+    const s = store();
+    const other = await reopen();
+    const here = record(s, ['queue']);
+    const there = record(other, ['directory', 'queue']);
+    let thereBoxes: ReturnType<typeof record> | null = null;
+    try {
+      await untilListening(s, there);
+      const u = await s.directory.addUser({ address: 'feed-kinds@example.test', password: 'x' });
+      await there.waitFor((c) => c.kind === 'directory', 2000, 'the directory change');
+      const inbox = (await s.mail.getMailbox(u.id, 'INBOX'))!;
+      const blob = await s.blobs.put(Buffer.from('Subject: kinds\r\n\r\n'));
+      const deliver = () => s.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: u.id }], onOverQuota: 'fail' });
+      await deliver();
+      await s.settings.set('feed.kinds', 'x');
+      await s.changes.publish({ kind: 'queue', domain: 'kinds.test' });
+      await there.waitFor((c) => c.kind === 'queue' && c.domain === 'kinds.test', 2000, 'the queue notice');
+      assert.deepEqual(there.real().filter((c) => c.kind !== 'directory' && c.kind !== 'queue'), [], 'no mailbox or settings change for a subscriber of neither');
+      assert.ok(here.real().some((c) => c.kind === 'queue' && c.domain === 'kinds.test'));
+      assert.ok(here.real().every((c) => c.kind === 'queue'), `here too, only queue notices: ${JSON.stringify(here.seen)}`);
+
+      // Watching mailboxes from now on: once the feed listens for them (a moment, on
+      // PostgreSQL), every delivery is heard, within a second.
+      thereBoxes = record(other, ['mailbox']);
+      const watcher = thereBoxes;
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        await deliver();
+        try {
+          await watcher.waitFor(isMailbox(inbox.id), 200, 'a delivery');
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        watcher.clear();
+        await deliver();
+        await watcher.waitFor(isMailbox(inbox.id), 1000, `delivery ${i}`);
+      }
+      assert.ok(watcher.real().every((c) => c.kind === 'mailbox'), JSON.stringify(watcher.seen));
+    } finally {
+      here.stop();
+      there.stop();
+      thereBoxes?.stop();
       await other.close();
     }
   });

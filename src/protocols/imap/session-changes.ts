@@ -70,7 +70,7 @@ export class MailboxWatcher {
 
   private ensureTimer(): void {
     if (this.feed) {
-      this.unsubscribe ??= this.feed.subscribe((change) => this.onChange(change));
+      this.unsubscribe ??= this.feed.subscribe(['mailbox'], (change) => this.onChange(change));
       return;
     }
     if (this.timer) return;

@@ -53,8 +53,8 @@ export interface TransactionFeed {
   notifyIn(c: Client, changes: readonly StoreChange[]): Promise<void>;
   /** Tells this process's subscribers, after the commit. */
   committed(changes: readonly StoreChange[]): void;
-  /** The channel and this process's token, for a statement that NOTIFYs by itself (a function). */
-  readonly channel: string;
+  /** The mailbox changes' channel and this process's token, for a statement that NOTIFYs by itself (rookery_deliver). */
+  readonly mailboxChannel: string;
   readonly origin: string;
 }
 

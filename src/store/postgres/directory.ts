@@ -29,7 +29,7 @@ export class PgDirectory implements Directory {
     /** The store's change feed: while it is live, isLocalDomain answers from a copy of the domain set. */
     feed: PgChangeFeed | null = null,
   ) {
-    this.domains = new FeedCache(feed, (change) => change.kind === 'directory', async () =>
+    this.domains = new FeedCache(feed, ['directory'], async () =>
       new Set((await db.query<{ name: string }>('listing domains', 'SELECT name FROM domains')).map((r) => r.name)));
   }
 

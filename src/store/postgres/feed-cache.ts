@@ -11,7 +11,7 @@
  * the caller asks PostgreSQL); the 'resync' of the next LISTEN drops it. A
  * read that a notice overtakes is answered but not kept.
  */
-import type { StoreChange } from '../types.js';
+import type { WatchedChange } from '../types.js';
 import type { PgChangeFeed } from './changes.js';
 
 export class FeedCache<T> {
@@ -23,8 +23,8 @@ export class FeedCache<T> {
 
   constructor(
     private readonly feed: PgChangeFeed | null,
-    /** Whether a change (besides 'resync') can make the copy wrong. */
-    private readonly affects: (change: StoreChange) => boolean,
+    /** The kinds of change that can make the copy wrong (a 'resync' always drops it). */
+    private readonly kinds: readonly WatchedChange[],
     private readonly load: () => Promise<T>,
   ) {}
 
@@ -36,8 +36,7 @@ export class FeedCache<T> {
     if (!feed || !feed.live) return null;
     if (!this.watching) {
       this.watching = true;
-      feed.subscribe((change) => {
-        if (change.kind !== 'resync' && !this.affects(change)) return;
+      feed.subscribe(this.kinds, () => {
         this.generation++;
         this.value = null;
         this.loading = null;

@@ -424,7 +424,7 @@ export class PgMailStore implements MailStore {
           $6::integer[], $7::bigint[], $8::text[], $9::text[], $10, $11, $12, $13::integer[], $14::text[])`,
         values: [token, batch.map((p) => p.delivery.blobId), batch.map((p) => p.delivery.size), batch.map((p) => p.internalDate),
           batch.map((p) => p.delivery.onOverQuota === 'fail'), flat.map((t) => t.d + 1), flat.map((t) => t.userId), flat.map((t) => t.name),
-          flat.map((t) => t.flags), db.feed?.channel ?? null, db.feed?.origin ?? '', receiptKeepMs,
+          flat.map((t) => t.flags), db.feed?.mailboxChannel ?? null, db.feed?.origin ?? '', receiptKeepMs,
           batch.map((p) => p.delivery.index?.version ?? null), batch.map((p) => p.delivery.index?.json ?? null)],
         settle: () => settleDelivery(db, token),
       };

@@ -16,7 +16,7 @@ export class PgVacations implements Vacations {
   private readonly switchedOn: FeedCache<Set<number>>;
 
   constructor(private readonly db: Pg, feed: PgChangeFeed | null = null) {
-    this.switchedOn = new FeedCache(feed, (change) => change.kind === 'directory', async () =>
+    this.switchedOn = new FeedCache(feed, ['directory'], async () =>
       new Set((await db.query<{ user_id: string | number }>('reading vacation settings', 'SELECT user_id FROM vacations WHERE enabled')).map((r) => Number(r.user_id))));
   }
 

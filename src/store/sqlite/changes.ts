@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { decodeChange, encodeChange, Subscribers } from '../change-feed.js';
 import { asStoreError } from '../errors.js';
-import type { ChangeFeed, StoreChange } from '../types.js';
+import type { ChangeFeed, StoreChange, WatchedChange } from '../types.js';
 import { prepared, writeTransaction, type Db } from './database.js';
 
 const pollMs = 100;
@@ -69,9 +69,9 @@ export class SqliteChangeFeed implements ChangeFeed {
     }
   }
 
-  subscribe(listener: (change: StoreChange) => void): () => void {
+  subscribe(kinds: readonly WatchedChange[], listener: (change: StoreChange) => void): () => void {
     if (this.closed) return () => undefined;
-    return this.subscribers.add(listener);
+    return this.subscribers.add(kinds, listener);
   }
 
   close(): void {

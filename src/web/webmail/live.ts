@@ -75,7 +75,7 @@ export class LiveUpdates {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.stop();
     });
-    if (!this.unsubscribe) this.unsubscribe = this.opts.store.changes.subscribe((change) => this.onChange(change));
+    if (!this.unsubscribe) this.unsubscribe = this.opts.store.changes.subscribe(['mailbox'], (change) => this.onChange(change));
     return true;
   }
 

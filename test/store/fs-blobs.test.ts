@@ -20,6 +20,18 @@ import { isStoreError } from '../../src/store/errors.js';
 import { run } from '../helpers/clients.js';
 import { tempDir } from '../helpers/temp.js';
 
+/** Runs fn with a blob store in a fresh directory, removed afterwards. */
+async function withBlobs(fn: (blobs: FsBlobs, dir: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir('rookery-blobs-');
+  try {
+    const blobs = new FsBlobs(dir);
+    await blobs.init();
+    await fn(blobs, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function written(blobs: FsBlobs, chunks: Buffer[]): Promise<{ id: string; size: number }> {
   const w = blobs.createWriter();
   for (const c of chunks) await w.write(c);
@@ -27,10 +39,7 @@ async function written(blobs: FsBlobs, chunks: Buffer[]): Promise<{ id: string; 
 }
 
 test('small, empty and big messages are written whole under their hash; tmp/ is empty after commits and aborts', async () => {
-  const dir = await tempDir('rookery-blobs-');
-  try {
-    const blobs = new FsBlobs(dir);
-    await blobs.init();
+  await withBlobs(async (blobs, dir) => {
     const small = [Buffer.from('Subject: small\r\n\r\n'), randomBytes(4000)];
     // 3 MB in 64 KB chunks: past the in-memory part, so most of it streams to the file.
     const big = Array.from({ length: 48 }, () => randomBytes(64 * 1024));
@@ -56,16 +65,11 @@ test('small, empty and big messages are written whole under their hash; tmp/ is 
       await w.abort();
     }
     assert.deepEqual(await readdir(join(dir, 'tmp')), [], 'no temporary file is left behind');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('free space: one reading answers for a second, then a new one is taken', async () => {
-  const dir = await tempDir('rookery-blobs-');
-  try {
-    const blobs = new FsBlobs(dir);
-    await blobs.init();
+  await withBlobs(async (blobs) => {
     const first = blobs.freeBytes();
     assert.equal(blobs.freeBytes(), first, 'asked again within the second: the same reading');
     assert.ok((await first) > 0);
@@ -73,16 +77,11 @@ test('free space: one reading answers for a second, then a new one is taken', as
     const later = blobs.freeBytes();
     assert.notEqual(later, first, 'a second later: a new reading');
     assert.ok((await later) > 0);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('blob-file threads: 200 writers at once, every file whole, at most four threads', async () => {
-  const dir = await tempDir('rookery-blobs-');
-  try {
-    const blobs = new FsBlobs(dir);
-    await blobs.init();
+  await withBlobs(async (blobs, dir) => {
     const contents = Array.from({ length: 200 }, (_, i) => Buffer.concat([Buffer.from(`Subject: ${i}\r\n\r\n`), randomBytes(i * 97)]));
     // Some written in several chunks, some of them twice at once (the same blob).
     const blobsWritten = await Promise.all([...contents, ...contents.slice(0, 20)].map((c, i) => written(blobs, i % 3 ? [c] : [c.subarray(0, 10), c.subarray(10)])));
@@ -94,16 +93,11 @@ test('blob-file threads: 200 writers at once, every file whole, at most four thr
     const count = blobFileThreadCount();
     assert.ok(count >= 1 && count <= 4, `${count} blob-file threads`);
     assert.deepEqual(await readdir(join(dir, 'tmp')), []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a file that cannot be put in place: a store error with the reason, no temporary file left, and the next write works', async () => {
-  const dir = await tempDir('rookery-blobs-');
-  try {
-    const blobs = new FsBlobs(dir);
-    await blobs.init();
+  await withBlobs(async (blobs, dir) => {
     const content = Buffer.from('Subject: blocked\r\n\r\nA file stands where its directory should be.\r\n');
     const id = createHash('sha256').update(content).digest('hex');
     await mkdir(join(dir, id.slice(0, 2)), { recursive: true });
@@ -112,9 +106,7 @@ test('a file that cannot be put in place: a store error with the reason, no temp
     assert.deepEqual(await readdir(join(dir, 'tmp')), [], 'the temporary file went');
     const other = await written(blobs, [Buffer.from('Subject: fine\r\n\r\n')]);
     assert.ok((await readFile(blobs.pathOf(other.id as never))).toString().startsWith('Subject: fine'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('blob-file threads do not hold a process open', async () => {

@@ -75,6 +75,11 @@ if (reason !== null && process.env.CI === 'true') {
       let refusedWhileBlocked = 0;
       let blocked = false;
       let sending = true;
+      // A third of the way in, senders wait until the database refuses
+      // connections, so the block always meets traffic (a fast node once
+      // took every message between two looks of the chaos loop).
+      let blockBegan!: () => void;
+      const blockHasBegun = new Promise<void>((resolve) => { blockBegan = resolve; });
 
       const sendOne = async (id: string): Promise<void> => {
         for (let attempt = 0; attempt < 80; attempt++) {
@@ -109,6 +114,7 @@ if (reason !== null && process.env.CI === 'true') {
             blockedOnce = true;
             await db.allowConnections(false);
             blocked = true;
+            blockBegan();
             // Cut again every 100 ms: a connection whose start-up passed the
             // check just before it was switched off would otherwise serve on.
             for (const until = Date.now() + 3000; Date.now() < until;) {
@@ -126,7 +132,10 @@ if (reason !== null && process.env.CI === 'true') {
 
       const queue = Array.from({ length: total }, (_, i) => `msg-${i}`);
       await Promise.all(Array.from({ length: senders }, async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await sendOne(id);
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+          if (acked.size >= total / 3) await blockHasBegun;
+          await sendOne(id);
+        }
       }));
       sending = false;
       const { cuts, blockedOnce } = await chaos;

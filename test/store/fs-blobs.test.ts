@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FsBlobs } from '../../src/store/fs/fs-blobs.js';
-import { blobFileThreadCount } from '../../src/store/fs/blob-file-threads.js';
+import { blobFileThreadCount, stopBlobFileThreads } from '../../src/store/fs/blob-file-threads.js';
 import { isStoreError } from '../../src/store/errors.js';
 import { run } from '../helpers/clients.js';
 import { tempDir } from '../helpers/temp.js';
@@ -93,6 +93,26 @@ test('blob-file threads: 200 writers at once, every file whole, at most four thr
     const count = blobFileThreadCount();
     assert.ok(count >= 1 && count <= 4, `${count} blob-file threads`);
     assert.deepEqual(await readdir(join(dir, 'tmp')), []);
+  });
+});
+
+test('blob-file threads that die under load: the writes they held fail as store errors, none hangs, and the next writes work', async () => {
+  await withBlobs(async (blobs) => {
+    const contents = Array.from({ length: 60 }, (_, i) => Buffer.from(`Subject: ${i}\r\n\r\n${'x'.repeat(i * 50)}\r\n`));
+    await stopBlobFileThreads(); // from none: the threads this test starts are busy starting when they are stopped
+    const writes = contents.map((c) => written(blobs, [c]).then((b) => ({ ok: true as const, id: b.id }), (err: unknown) => ({ ok: false as const, err })));
+    while (blobFileThreadCount() === 0) await new Promise((resolve) => setImmediate(resolve));
+    await stopBlobFileThreads();
+    const outcomes = await Promise.all(writes);
+    assert.ok(outcomes.some((o) => !o.ok), 'some writes were in flight when their thread stopped');
+    for (const o of outcomes) {
+      if (o.ok) continue;
+      assert.ok(isStoreError(o.err, 'unavailable'), String(o.err));
+      assert.match((o.err as Error).message, /blob-file thread stopped/);
+    }
+    // Those answered yes are whole; every one can be written (again) now.
+    for (const [i, o] of outcomes.entries()) if (o.ok) assert.ok((await readFile(blobs.pathOf(o.id as never))).equals(contents[i]!));
+    for (const c of contents) assert.ok((await readFile(blobs.pathOf((await written(blobs, [c])).id as never))).equals(c));
   });
 });
 

@@ -125,3 +125,13 @@ export function installOnThread(req: Omit<BlobFileRequest, 'seq'>): Promise<void
 export function blobFileThreadCount(): number {
   return threads.size;
 }
+
+/**
+ * Ends every blob-file thread now; requests in flight reject with
+ * BlobFileThreadGone (their files may or may not be in place; a retry
+ * writes them again). The next request starts a thread afresh. For tests
+ * of a thread dying under load.
+ */
+export async function stopBlobFileThreads(): Promise<void> {
+  await Promise.all([...threads].map((t) => t.worker.terminate()));
+}

@@ -7,7 +7,7 @@ import { hostname as osHostname } from 'node:os';
 import { createLogger, type Logger } from './log.js';
 import { isStoreError } from './store/errors.js';
 import { version } from './version.js';
-import { limitsFromSettings } from './config/limits.js';
+import { limitsFromSettings, type Limits } from './config/limits.js';
 import { certificateSetting, ensureCertificate } from './net/tls.js';
 import { TrustedProxies } from './net/proxy-accept.js';
 import { createSmtpService } from './protocols/smtp/index.js';
@@ -116,23 +116,41 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     throw err;
   }
 
-  // A certificate replaced with `rookery tls set` reaches new connections
-  // without a restart: at once through the store's change feed (on every
-  // node), and every 30 s in case a notice was lost.
+  // A certificate replaced with `rookery tls set`, and limits changed with
+  // `rookery config set` or the API, reach new connections without a
+  // restart: at once through the store's change feed (on every node), and
+  // every 30 s in case a notice was lost.
   const rereadCertificate = () => {
     ensureCertificate(opts.store, opts.hostname).then((t) => { tls = t; }, (err) => logger.warn({ err }, 'could not re-read the certificate'));
   };
-  const certPoll = setInterval(rereadCertificate, 30_000);
-  certPoll.unref();
-  const stopCertWatch = opts.store.changes.subscribe(['settings'], (change) => {
+  // Limits: the shared object is updated in place, and services bring up to
+  // date what they copied from it. The queue worker keeps the copy it
+  // started with (its timers and leases; those limits say atRestart).
+  const rereadLimits = () => {
+    opts.store.settings.all().then((all) => {
+      const fresh = limitsFromSettings(all);
+      const changed = (Object.keys(fresh) as (keyof Limits)[]).filter((name) => fresh[name] !== limits[name]);
+      if (changed.length === 0) return;
+      Object.assign(limits, fresh);
+      for (const service of running) service.applyLimits?.();
+      logger.info({ changed: Object.fromEntries(changed.map((name) => [name, fresh[name]])) }, 'limits changed');
+    }, (err: unknown) => logger.warn({ err }, 'could not re-read the limits'));
+  };
+  const settingsPoll = setInterval(() => {
+    rereadCertificate();
+    rereadLimits();
+  }, 30_000);
+  settingsPoll.unref();
+  const stopSettingsWatch = opts.store.changes.subscribe(['settings'], (change) => {
     if ((change.kind === 'settings' && change.key === certificateSetting) || change.kind === 'resync') rereadCertificate();
+    if ((change.kind === 'settings' && change.key.startsWith('limits.')) || change.kind === 'resync') rereadLimits();
   });
 
   // The registry is how the traffic manager, DNS and `rookery status` see
   // this node: register now, heartbeat every second with service health.
   // The queue worker: registered as the "queue" service with port 0 (it listens on nothing).
   const queue = opts.queue === false ? null
-    : new QueueRunner({ store, nodeName: opts.name, nodeAddress: opts.address, hostname: opts.hostname, limits, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
+    : new QueueRunner({ store, nodeName: opts.name, nodeAddress: opts.address, hostname: opts.hostname, limits: { ...limits }, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   queue?.start();
   const health = () => ({
     // Open connections ride along, for the console's cluster map.
@@ -179,8 +197,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     ports,
     async stop() {
       stopping = true;
-      clearInterval(certPoll);
-      stopCertWatch();
+      clearInterval(settingsPoll);
+      stopSettingsWatch();
       clearInterval(heartbeat);
       // Out of the pools first, so no new client is sent here while sessions end.
       await opts.store.cluster.setState(opts.name, 'draining').catch(() => undefined);

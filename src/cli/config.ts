@@ -1,4 +1,4 @@
-import { limitResetValue, limitSettingValue, limitSpecs, limitsFromSettings, type LimitSpec } from '../config/limits.js';
+import { limitResetValue, limitSettingValue, limitSpecs, limitsFromSettings, whenApplied, type LimitSpec } from '../config/limits.js';
 import { printTable, UsageError } from './args.js';
 import { storeVerbGroup } from './command.js';
 
@@ -29,7 +29,7 @@ export const configCommand = storeVerbGroup({
           name: `limits.${name}`,
           value: limits[name]!,
           default: specs[name]!.default,
-          meaning: specs[name]!.description,
+          meaning: specs[name]!.atRestart ? `${specs[name]!.description} Read when a node starts.` : specs[name]!.description,
         })), Boolean(values.json), limits);
       },
     },
@@ -45,7 +45,7 @@ export const configCommand = storeVerbGroup({
           throw new UsageError((err as Error).message);
         }
         await store.settings.set(key!, parsed);
-        console.log(`${key} = ${parsed}; nodes apply it when they next start`);
+        console.log(`${key} = ${parsed}; ${whenApplied(key!.slice('limits.'.length))}`);
       },
     },
     reset: {
@@ -55,7 +55,7 @@ export const configCommand = storeVerbGroup({
         const spec = limitOf(key!, resetUsage);
         // The value that means "the default", as the API's DELETE writes it: no row to delete on either backend.
         await store.settings.set(key!, limitResetValue);
-        console.log(`${key} = ${spec.default} (the default); nodes apply it when they next start`);
+        console.log(`${key} = ${spec.default} (the default); ${whenApplied(key!.slice('limits.'.length))}`);
       },
     },
   },

@@ -2,7 +2,9 @@
  * Every protocol limit in one schema: a name with its unit, a default and a
  * sentence. Operators override them cluster-wide with
  * `rookery config set limits.NAME VALUE` (kept in the store's settings), so
- * every node enforces the same numbers.
+ * every node enforces the same numbers. Running nodes take a change at once
+ * (for sessions that start from then on), except the few marked atRestart,
+ * which they read when they start.
  */
 
 export interface LimitSpec {
@@ -11,6 +13,8 @@ export interface LimitSpec {
   choices?: readonly string[];
   /** The smallest value allowed (whole numbers); 1, or 0 where the default is 0, unless given. */
   min?: number;
+  /** Read by a node when it starts (the queue worker's timers and leases), not while it runs. */
+  atRestart?: true;
   description: string;
 }
 
@@ -86,6 +90,7 @@ export const limitSpecs = {
     description: 'IMAP connection closed after this much silence (RFC 3501 5.4 asks for at least 30 minutes).',
   },
   imapChangePollMs: {
+    atRestart: true,
     default: 250,
     description: 'How often IMAP IDLE polls a store that has no change feed for changes made by other nodes (both built-in stores push changes instead).',
   },
@@ -127,46 +132,57 @@ export const limitSpecs = {
     description: 'Simultaneous connections from one client address, per service and node.',
   },
   queuePollMs: {
+    atRestart: true,
     default: 1000,
     description: 'How often each node\'s queue worker looks for due mail (ETRN and new mail are also noticed through the change feed when there is one).',
   },
   queueLeaseMs: {
+    atRestart: true,
     default: 60 * 1000,
     description: 'How long a queue worker\'s claim on a recipient lasts unless renewed; after a node dies, its mail waits this long before another node takes it over.',
   },
   queueFirstRetryMs: {
+    atRestart: true,
     default: 5 * 60 * 1000,
     description: 'Wait after the first failed attempt; each further failure doubles the wait (exponential backoff).',
   },
   queueMaxRetryMs: {
+    atRestart: true,
     default: 60 * 60 * 1000,
     description: 'The longest wait between two attempts, however many have failed.',
   },
   queueLifetimeMs: {
+    atRestart: true,
     default: 5 * 24 * 60 * 60 * 1000,
     description: 'How long a message is retried before it is bounced to its sender.',
   },
   queueDelayWarningMs: {
+    atRestart: true,
     default: 4 * 60 * 60 * 1000,
     description: 'After this long in the queue the sender gets one delay warning (a DSN with Action: delayed).',
   },
   queueMaxConnections: {
+    atRestart: true,
     default: 20,
     description: 'Outgoing SMTP connections one node\'s queue worker keeps open at once.',
   },
   queueMaxConnectionsPerDestination: {
+    atRestart: true,
     default: 4,
     description: 'Outgoing SMTP connections one node keeps open at once to one destination domain.',
   },
   queueMaxMessagesPerConnection: {
+    atRestart: true,
     default: 100,
     description: 'Messages sent over one outgoing SMTP connection before it is closed (connection reuse).',
   },
   outboundConnectTimeoutMs: {
+    atRestart: true,
     default: 30 * 1000,
     description: 'Time to connect to a remote SMTP server and get its greeting before the next address is tried.',
   },
   outboundCommandTimeoutMs: {
+    atRestart: true,
     default: 5 * 60 * 1000,
     description: 'Silence from a remote SMTP server, after any command or the message, before the attempt is given up (RFC 5321 4.5.3.2).',
   },
@@ -254,6 +270,12 @@ export function limitSettingValue(key: string, raw: string): string {
 
 /** What a reset leaves in the store (the settings have no delete): the default applies again. */
 export const limitResetValue = '';
+
+/** What `rookery config set` and the API say about when a changed limit takes effect. */
+export function whenApplied(name: string): string {
+  const spec = Object.hasOwn(limitSpecs, name) ? (limitSpecs as Record<string, LimitSpec>)[name] : undefined;
+  return spec?.atRestart ? 'nodes apply it when they next start' : 'running nodes apply it at once, to sessions that start from now on';
+}
 
 /** Defaults overlaid with the store's `limits.*` settings. */
 export function limitsFromSettings(settings: Record<string, string>): Limits {

@@ -42,4 +42,10 @@ export interface NetService {
   close(): Promise<void>;
   /** Client connections open now (the registry's heartbeat publishes it for the console's cluster map). */
   openConnections?(): number;
+  /**
+   * The node's limits changed (ServiceContext.limits, updated in place):
+   * brings up to date what the service copied from them when it started.
+   * A service that reads the limits at each use needs none.
+   */
+  applyLimits?(): void;
 }

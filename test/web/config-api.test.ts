@@ -2,8 +2,8 @@
  * The cluster-wide settings through the API (/api/v1/config), with Node's
  * fetch: an admin reads, sets and resets a limit and the DNS settings, bad
  * values answer 400 naming the field, other roles 403, a stale If-Match
- * 412, the change reaches the event stream, and a node started after a
- * change enforces it (limits are read at node start).
+ * 412, the change reaches the event stream, and both a running node and
+ * one started after the change enforce it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,7 +55,8 @@ describe('config API', () => {
       r.body.settings.map((x: { key: string }) => [x.key, x]),
     );
     const recipients = byKey.get('limits.maxRecipients')!;
-    assert.deepEqual({ value: recipients.value, default: recipients.default, set: recipients.set, takesEffect: recipients.takesEffect }, { value: '100', default: '100', set: false, takesEffect: 'node-start' });
+    assert.deepEqual({ value: recipients.value, default: recipients.default, set: recipients.set, takesEffect: recipients.takesEffect }, { value: '100', default: '100', set: false, takesEffect: 'at-once' });
+    assert.equal(byKey.get('limits.queueLeaseMs')!.takesEffect, 'node-start', 'the queue worker reads its limits when the node starts');
     assert.match(recipients.description, /Recipients accepted/);
     assert.deepEqual(byKey.get('limits.bareLineEndings')!.choices, ['normalise', 'reject']);
     assert.equal(byKey.get('dns.ttl')!.value, '60');
@@ -184,21 +185,30 @@ describe('config API', () => {
     }
   });
 
-  test('a node started after a change enforces it; after a reset, the default', async () => {
+  test('a change reaches a running node at once and a node started after it; after a reset, the default', async () => {
     const startSmtpNode = (name: string) => startNode({ store: n.store, name, address: '127.0.0.1', hostname: `${name}.example.test`, ports: { smtp: 0 }, queue: false });
+    /** Waits until a running node's EHLO SIZE is `size` (it hears of the change through the store's change feed). */
+    const sizeBecomes = async (port: number, size: number) => {
+      const deadline = Date.now() + 5000;
+      for (let seen = await ehloSize(port); seen !== size; seen = await ehloSize(port)) {
+        assert.ok(Date.now() < deadline, `SIZE still ${seen}, not ${size}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
     const before = await startSmtpNode('before-change');
     try {
       assert.equal(await ehloSize(before.ports.smtp), 25 * 1024 * 1024);
       const put = await call(n.base, 'PUT', path('limits.maxMessageBytes'), { token: n.tokens.admin, body: { value: '123456' } });
       assert.equal(put.status, 200);
+      await sizeBecomes(before.ports.smtp, 123456);
       const later = await startSmtpNode('after-change');
       try {
         assert.equal(await ehloSize(later.ports.smtp), 123456);
-        assert.equal(await ehloSize(before.ports.smtp), 25 * 1024 * 1024, 'a running node keeps the limits it started with');
       } finally {
         await later.stop();
       }
       assert.equal((await call(n.base, 'DELETE', path('limits.maxMessageBytes'), { token: n.tokens.admin })).status, 200);
+      await sizeBecomes(before.ports.smtp, 25 * 1024 * 1024);
       const afterReset = await startSmtpNode('after-reset');
       try {
         assert.equal(await ehloSize(afterReset.ports.smtp), 25 * 1024 * 1024);

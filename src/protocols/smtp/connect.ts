@@ -11,7 +11,7 @@ import { replies } from './replies.js';
  * The onConnect/onClose pair that enforces the per-address cap and keeps
  * the connection and session metrics of the service (`protocol`).
  */
-export function connectionPolicy(maxPerIp: number, protocol: string) {
+export function connectionPolicy(maxPerIp: () => number, protocol: string) {
   const perIp = new Map<string, number>();
   const counted = new WeakSet<SMTPServerSession>();
   return {
@@ -19,7 +19,7 @@ export function connectionPolicy(maxPerIp: number, protocol: string) {
       const ip = session.remoteAddress;
       metrics.connections.inc({ protocol });
       const n = perIp.get(ip) ?? 0;
-      if (n >= maxPerIp) return callback(replies.tooManyConnections());
+      if (n >= maxPerIp()) return callback(replies.tooManyConnections());
       perIp.set(ip, n + 1);
       counted.add(session);
       metrics.connectionsOpen.inc({ protocol });

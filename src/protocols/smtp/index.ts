@@ -56,7 +56,7 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
   const submission = opts.mode === 'submission';
   const sctx: ServiceContext = { ...ctx, logger: log };
   const limits = ctx.limits;
-  const connections = connectionPolicy(limits.maxConnectionsPerIp, serviceName(opts));
+  const connections = connectionPolicy(() => limits.maxConnectionsPerIp, serviceName(opts));
   const inflight = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>): void => {
     inflight.add(work);
@@ -129,6 +129,13 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
 
   return {
     openConnections: () => server.connections.size,
+    applyLimits() {
+      // smtp-server and the adapter read these from their options at each use.
+      Object.assign(server.options, {
+        size: limits.maxMessageBytes, maxRecipients: limits.maxRecipients, maxCommandLength: limits.maxSmtpLineBytes, socketTimeout: limits.smtpIdleTimeoutMs,
+      });
+      Object.assign(server.adapter, { maxBadCommands: limits.maxSmtpBadCommands, maxLineBytes: limits.maxSmtpLineBytes, greetingDelayMs: limits.smtpGreetingDelayMs });
+    },
     listen(port: number, host: string): Promise<number> {
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => reject(err);

@@ -6,8 +6,9 @@
  * src/dns/config.ts). Values are text, as the store keeps them and the CLI
  * takes them. DELETE puts a setting back to its default.
  *
- * Nodes read limits when they start; DNS servers follow a change within a
- * second. Every change reaches GET /api/v1/events as a "settings" event
+ * Running nodes apply a changed limit at once (to sessions that start from
+ * then on), except the queue worker's, read when a node starts; DNS servers
+ * follow a change within a second. Every change reaches GET /api/v1/events as a "settings" event
  * through the store's change feed (the backends publish it), so nothing
  * here sends events itself.
  */
@@ -47,7 +48,7 @@ function limitSpec(key: string): SettingSpec | null {
     default: String(spec.default),
     description: spec.description,
     ...(spec.choices ? { choices: spec.choices } : {}),
-    takesEffect: 'node-start',
+    takesEffect: spec.atRestart ? 'node-start' : 'at-once',
     check: (raw) => limitSettingValue(key, raw),
     isSet: (stored) => stored !== undefined && stored !== limitResetValue,
   };
@@ -157,7 +158,7 @@ export const configRoutes: AnyRoute[] = [
   }),
   route({
     method: 'PUT', path: '/api/v1/config/{key}', operationId: 'putSetting', tag: 'Config', access: adminOnly,
-    summary: 'Sets a setting, checked as `rookery config set` and `rookery dns set|nodes` check it. Nodes apply limits when they next start; DNS answers follow within a second.',
+    summary: 'Sets a setting, checked as `rookery config set` and `rookery dns set|nodes` check it. Running nodes apply limits at once (the queue worker\'s when they next start: see takesEffect); DNS answers follow within a second.',
     params: keyParam,
     body: s.object({ value: s.string({ maxLength: 4000, description: 'The value as text, as the CLI takes it ("50", "reject", "ns1,ns2").', example: '50' }) }, ['value']),
     success: { status: 200, description: 'The setting as set, with its new ETag.', schema: settingSchema },

@@ -119,7 +119,7 @@ export const settingSchema = s.named('Setting', s.object({
   set: s.boolean({ description: 'Whether the store holds a value (false: the default applies).' }),
   description: s.string(),
   choices: s.array(s.string(), { description: 'The values allowed, for settings that take one of a few words.' }),
-  takesEffect: s.enum(['node-start', 'at-once'] as const, { description: 'node-start: nodes read it when they start (limits); at-once: DNS answers follow within a second.' }),
+  takesEffect: s.enum(['node-start', 'at-once'] as const, { description: 'node-start: nodes read it when they start (the queue worker\'s limits); at-once: running nodes apply it to sessions that start from then on, and DNS answers follow within a second.' }),
 }, ['key', 'value', 'default', 'set', 'description', 'takesEffect']));
 
 export const listOf = <T>(name: string, item: import('../schema.js').Schema<T>) => s.object({ [name]: s.array(item) } as Record<string, ReturnType<typeof s.array<T>>>, [name]);

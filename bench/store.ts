@@ -13,6 +13,10 @@
  *   - the same load spread over as many mailboxes as there are senders
  *     (each sender writes to its own: the case where no two deliveries
  *     wait for one mailbox's lock), reported apart, not in the ratio;
+ *   - one node on each store, the same load to a mailbox of its own (the
+ *     first PostgreSQL node alone, the other two idle): what a node costs
+ *     with the machine to itself, against what it costs sharing two CPUs
+ *     with two more nodes and PostgreSQL; reported apart, not in the ratio;
  *   - IMAP latency on the mailbox that delivery filled (a few thousand
  *     messages, plus 20 appended ones holding a marker word): SELECT INBOX,
  *     FETCH 1:* (FLAGS) and SEARCH TEXT on a fresh session, the PostgreSQL
@@ -59,7 +63,8 @@ export interface StoreBenchOptions {
   onExit(fn: () => void): void;
 }
 
-type SideKey = 'pg' | 'sqlite';
+/** pg1: the first PostgreSQL node by itself (the "one node each" rounds). */
+type SideKey = 'pg' | 'sqlite' | 'pg1';
 
 interface BenchNode {
   name: string;
@@ -71,6 +76,8 @@ interface BenchNode {
 interface Side {
   key: SideKey;
   label: string;
+  /** On the PostgreSQL store: its server's CPU and activity are read too. */
+  postgres: boolean;
   nodes: BenchNode[];
   /** The store location given to the CLI and to openStore. */
   location: string;
@@ -123,6 +130,8 @@ const appended = 20;
 const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** The recipient of sender i when the load is spread over mailboxes. */
 const spreadRecipient = (i: number) => `spread${i + 1}@example.test`;
+/** The recipient of the "one node each" rounds (its own mailbox, so the INBOX counts of the IMAP rounds stay as they are). */
+const aloneRecipient = 'alone@example.test';
 
 /**
  * What the bench database's sessions wait for when they wait for a heavyweight
@@ -250,11 +259,13 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   }
   // The spread load's mailboxes, one per sender (through the store: one CLI run each would take long).
   const spreadRounds = Math.min(opts.rounds, 2);
+  const aloneRounds = Math.min(opts.rounds, 2);
   for (const location of [pgLocation, sqliteDir]) {
     const { openStore } = await import('../src/store/open.js');
     const store = await openStore(location);
     try {
       for (let i = 0; i < opts.senders; i++) await store.directory.addUser({ address: spreadRecipient(i), password });
+      await store.directory.addUser({ address: aloneRecipient, password });
     } finally {
       await store.close();
     }
@@ -283,9 +294,13 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   opts.onCleanup(() => lockWaits.close());
   opts.onCleanup(() => activity.close());
   const sides: Side[] = [
-    { key: 'pg', label: `${pgNodes.length} nodes on PostgreSQL`, nodes: pgNodes, location: pgLocation, greetingMs: 0 },
-    { key: 'sqlite', label: '1 node on SQLite', nodes: [sqliteNode], location: sqliteDir, greetingMs: 0 },
+    { key: 'pg', label: `${pgNodes.length} nodes on PostgreSQL`, postgres: true, nodes: pgNodes, location: pgLocation, greetingMs: 0 },
+    { key: 'sqlite', label: '1 node on SQLite', postgres: false, nodes: [sqliteNode], location: sqliteDir, greetingMs: 0 },
   ];
+  // One node each: what a node costs with the machine to itself (the other PostgreSQL nodes idle).
+  const pgAlone: Side = { key: 'pg1', label: '1 node on PostgreSQL', postgres: true, nodes: [pgNodes[0]!], location: pgLocation, greetingMs: 0 };
+  const aloneSides: Side[] = [pgAlone, sides[1]!];
+  const labelOf = (k: SideKey) => [...sides, pgAlone].find((s) => s.key === k)!.label;
   const blobsDevice = diskOf(root);
   const pgDevice = db.dataDirectory ? diskOf(db.dataDirectory) : null;
 
@@ -301,12 +316,12 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   console.log('');
 
   const device = blobsDevice;
-  const deliver = async (side: Side, round: number, messages: number, spread = false): Promise<Delivery> => {
+  const deliver = async (side: Side, round: number, messages: number, spread = false, to = recipient): Promise<Delivery> => {
     probe.refresh();
     const sideNodes = side.nodes;
     const nodeCpu = () => sideNodes.reduce((s, n) => s + processCpu(n.pid), 0);
     const p: Probe = {
-      serverCpu: () => nodeCpu() + (side.key === 'pg' ? probe.cpu() : 0),
+      serverCpu: () => nodeCpu() + (side.postgres ? probe.cpu() : 0),
       mainCpu: () => sideNodes.reduce((s, n) => s + threadCpu(n.pid, n.pid), 0),
       mainSched: () => sideNodes.reduce((acc, n) => {
         const s = threadSched(n.pid, n.pid);
@@ -322,17 +337,17 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
         const s = threadState(n.pid, n.pid);
         if (s) nodeStates[s] = (nodeStates[s] ?? 0) + 1;
       }
-      if (side.key === 'pg' && tick++ % 2 === 0) for (const s of probe.backendStates()) backendStates[s] = (backendStates[s] ?? 0) + 1;
+      if (side.postgres && tick++ % 2 === 0) for (const s of probe.backendStates()) backendStates[s] = (backendStates[s] ?? 0) + 1;
     }, 10);
     const mainBefore = sideNodes.map((n) => ({ cpu: threadCpu(n.pid, n.pid), wait: threadSched(n.pid, n.pid)?.waitNs ?? 0 }));
     const nodeBefore = nodeCpu();
     const pgBefore = probe.cpu();
     const backendBefore = probe.backendCpu();
-    if (side.key === 'pg') {
+    if (side.postgres) {
       await activity.start();
       await lockWaits.start();
     }
-    const callsBefore = side.key === 'pg' ? await deliveryCalls(db!.url, null) : null;
+    const callsBefore = side.postgres ? await deliveryCalls(db!.url, null) : null;
     const before = sample(p, device);
     try {
       // All to one mailbox: one smtp-source per node. Spread: one per sender (-s 1), each to its own mailbox, over the nodes in turn.
@@ -341,7 +356,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
       const spreadCounts = split(messages, opts.senders);
       const loads = spread
         ? spreadCounts.map((m, i) => ({ node: sideNodes[i % sideNodes.length]!, senders: 1, messages: m, to: spreadRecipient(i) }))
-        : sideNodes.map((n, i) => ({ node: n, senders: senders[i]!, messages: counts[i]!, to: recipient }));
+        : sideNodes.map((n, i) => ({ node: n, senders: senders[i]!, messages: counts[i]!, to }));
       const ends = await Promise.all(loads.map((l) => runLoad({
         smtpSource, host: l.node.address, port: base + smtpOffset, messages: l.messages, senders: l.senders, size: opts.size, reuseConnections: false, timeoutMs: 120_000 + messages * 200,
       }, l.to)));
@@ -350,7 +365,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
       after.ns = endNs;
       activity.stop();
       const r = makeRun('rookery', round, messages, before, after, endNs, nodeStates);
-      const waits = side.key === 'pg' ? lockWaits.stop() : {};
+      const waits = side.postgres ? lockWaits.stop() : {};
       const calls = callsBefore ? (await deliveryCalls(db!.url, callsBefore.nowMs)).calls : null;
       return {
         side: side.key,
@@ -366,11 +381,11 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
         mainWait: sideNodes.map((n, i) => ((threadSched(n.pid, n.pid)?.waitNs ?? 0) - mainBefore[i]!.wait) / 1e9 / r.seconds),
         nodeStates,
         backendStates,
-        activity: side.key === 'pg' ? activity.summary() : null,
-        sessions: side.key === 'pg' ? activity.averages() : {},
-        lockShare: side.key === 'pg' ? activity.share(activityKinds.lock) : 0,
-        clientShare: side.key === 'pg' ? activity.share(activityKinds.client) : 0,
-        walShare: side.key === 'pg' ? activity.share(activityKinds.wal) : 0,
+        activity: side.postgres ? activity.summary() : null,
+        sessions: side.postgres ? activity.averages() : {},
+        lockShare: side.postgres ? activity.share(activityKinds.lock) : 0,
+        clientShare: side.postgres ? activity.share(activityKinds.client) : 0,
+        walShare: side.postgres ? activity.share(activityKinds.wal) : 0,
       };
     } finally {
       clearInterval(sampler);
@@ -393,7 +408,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
     const r = d.run;
     console.log([
       lpad(String(d.round), 5),
-      sides.find((s) => s.key === d.side)!.label.padEnd(22),
+      labelOf(d.side).padEnd(22),
       lpad(String(r.messages), 5),
       lpad(fmt(r.seconds, 2), 7),
       lpad(fmt(r.rate), 7),
@@ -425,6 +440,18 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
     }
   }
   console.log('');
+  console.log(`delivery, one node on each store (not in the ratio): what a node costs with the machine to itself, the other PostgreSQL nodes idle; to ${aloneRecipient}`);
+  console.log(header);
+  const alone: Delivery[] = [];
+  for (let round = 1; round <= aloneRounds; round++) {
+    const order = round % 2 === 1 ? aloneSides : [...aloneSides].reverse();
+    for (const s of order) {
+      const d = await deliver(s, round, opts.messages, false, aloneRecipient);
+      alone.push(d);
+      printDelivery(d);
+    }
+  }
+  console.log('');
 
   // IMAP: 20 messages holding the marker word, appended through the first node of each side.
   const total = opts.warmup + opts.rounds * opts.messages + appended;
@@ -443,7 +470,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
 
   const imapRound = async (side: Side, round: number): Promise<ImapRound> => {
     const node = side.nodes[round % side.nodes.length]!;
-    const pgCpu = () => (side.key === 'pg' ? probe.cpu() : 0);
+    const pgCpu = () => (side.postgres ? probe.cpu() : 0);
     const c = await ImapConnection.open(base + imapOffset, node.address);
     try {
       await c.command(`LOGIN ${recipient} ${password}`);
@@ -494,7 +521,9 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
     if (held !== total) throw new Error(`${s.label}: ${total} messages acknowledged or appended, but the store holds ${held} in the INBOX`);
     const spreadHeld = await storedMessages(s.location, Array.from({ length: opts.senders }, (_, i) => spreadRecipient(i)));
     if (spreadHeld !== spreadRounds * opts.messages) throw new Error(`${s.label}: ${spreadRounds * opts.messages} messages acknowledged to the spread mailboxes, but they hold ${spreadHeld}`);
-    verified.push(`${s.label}: ${held} + ${spreadHeld} spread`);
+    const aloneHeld = await storedMessages(s.location, [aloneRecipient]);
+    if (aloneHeld !== aloneRounds * opts.messages) throw new Error(`${s.label}: ${aloneRounds * opts.messages} messages acknowledged in the one-node rounds, but ${aloneRecipient} holds ${aloneHeld}`);
+    verified.push(`${s.label}: ${held} + ${spreadHeld} spread + ${aloneHeld} one node each`);
   }
   console.log(`verified: every acknowledged message is in its store (${verified.join('; ')})`);
   console.log('');
@@ -517,6 +546,19 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
       console.log(`${label.padEnd(40)}  ${lpad(fmt(rate(s.key, spread)), 7)}   ${`${fmt((d.nodeCpu + (s.key === 'pg' ? d.pgCpu : 0)) * 1000 / d.run.messages, 2)} (${fmt(d.nodeCpu * 1000 / d.run.messages, 2)} + ${s.key === 'pg' ? fmt(d.pgCpu * 1000 / d.run.messages, 2) : '0'})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
     }
   }
+  const aloneOf = (k: SideKey) => alone.filter((d) => d.side === k);
+  const aloneMedian = (k: SideKey) => {
+    const m = medianRun(aloneOf(k).map((d) => d.run));
+    return aloneOf(k).find((d) => d.run === m)!;
+  };
+  /** Server CPU per message of a delivery: the nodes', and PostgreSQL's on that side. */
+  const cpuPerMessage = (d: Delivery) => ({ node: d.nodeCpu * 1000 / d.run.messages, pg: (d.side === 'sqlite' ? 0 : d.pgCpu) * 1000 / d.run.messages });
+  for (const k of ['pg1', 'sqlite'] as const) {
+    const d = aloneMedian(k);
+    const c = cpuPerMessage(d);
+    const label = `${labelOf(k)}, one node each`;
+    console.log(`${label.padEnd(40)}  ${lpad(fmt(median(aloneOf(k).map((x) => x.run.rate))), 7)}   ${`${fmt(c.node + c.pg, 2)} (${fmt(c.node, 2)} + ${k === 'pg1' ? fmt(c.pg, 2) : '0'})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
+  }
   const imapOf = (k: SideKey, op: 'select' | 'fetch' | 'search') => median(imapRounds.filter((r) => r.side === k).map((r) => r[op][0]));
   console.log('');
   console.log(`IMAP medians, wall ms            PostgreSQL    SQLite   PostgreSQL/SQLite`);
@@ -531,6 +573,17 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   console.log(`- ${sides[1]!.label}: ${explain(sqliteMedian.run, { senders: opts.senders, reuseConnections: false, greetingMs: sides[1]!.greetingMs })}`);
   console.log(`- ${sides[0]!.label}: ${explainPg(medianDelivery('pg'), sqliteMedian, { senders: opts.senders, greetingMs: sides[0]!.greetingMs, nodes: pgNodes.length, backends: probe.backendCount })}`);
   console.log(`- spread over ${opts.senders} mailboxes, ${sides[0]!.label}: ${explainPg(medianDelivery('pg', true), medianDelivery('sqlite', true), { senders: opts.senders, greetingMs: sides[0]!.greetingMs, nodes: pgNodes.length, backends: probe.backendCount })}`);
+  {
+    const one = cpuPerMessage(aloneMedian('pg1'));
+    const lite = cpuPerMessage(aloneMedian('sqlite'));
+    const three = cpuPerMessage(medianDelivery('pg'));
+    const own = one.node / lite.node;
+    const verdict = own <= 1.15
+      ? 'by itself a node costs about the same on either store, so the rest is what sharing the CPUs costs'
+      : `by itself a PostgreSQL node already costs ${fmt((own - 1) * 100, 0)}% more than the SQLite node`;
+    console.log(`- one node each: a PostgreSQL node by itself costs ${fmt(one.node, 2)} ms of node CPU per message against the SQLite node's ${fmt(lite.node, 2)} (plus PostgreSQL's ${fmt(one.pg, 2)}); ` +
+      `with ${pgNodes.length} nodes sharing ${ncpu} CPUs with PostgreSQL, ${fmt(three.node, 2)} (plus ${fmt(three.pg, 2)}): ${verdict}.`);
+  }
   for (const s of sides) {
     const parts = (['select', 'fetch', 'search'] as const).map((op) => {
       const rs = imapRounds.filter((r) => r.side === s.key);

@@ -307,9 +307,9 @@ class FsBlobWriter implements BlobWriter {
     }
   }
 
-  /** The pending bytes in one buffer of their own, to be transferred to the blob-file thread. */
+  /** The pending bytes in one buffer of their own (not from Node's shared pool, and not zeroed first), to be transferred to the blob-file thread. */
   private wholeContent(): ArrayBuffer {
-    const whole = new Uint8Array(new ArrayBuffer(this.pendingBytes));
+    const whole = Buffer.allocUnsafeSlow(this.pendingBytes);
     let at = 0;
     for (const chunk of this.pending) {
       whole.set(chunk, at);
@@ -317,7 +317,7 @@ class FsBlobWriter implements BlobWriter {
     }
     this.pending = [];
     this.pendingBytes = 0;
-    return whole.buffer;
+    return whole.buffer as ArrayBuffer;
   }
 
   async abort(): Promise<void> {

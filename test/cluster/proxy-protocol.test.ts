@@ -13,7 +13,7 @@ import { rookery } from '../helpers/cli.js';
 import { python } from '../helpers/clients.js';
 import { startNodeProcess, stopNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { startLbProcess, type LbProcess } from '../helpers/lb-process.js';
-import { freePortBase } from '../helpers/ports.js';
+import { freePortBaseOn } from '../helpers/ports.js';
 import { tempDir } from '../helpers/temp.js';
 import { openStore } from '../../src/store/open.js';
 
@@ -62,7 +62,8 @@ test('the real client address crosses the traffic manager; only the registry\'s 
   try {
     await rookery(['domain', 'add', 'example.org', '--store', dir]);
     await rookery(['user', 'add', 'me@example.org', '--password', 'secret', '--store', dir]);
-    const base = await freePortBase('127.0.0.11');
+    // Free on the node's address and the traffic manager's, heartbeat port (base + 694) included.
+    const base = await freePortBaseOn(['127.0.0.11', '127.0.0.1'], [694]);
     node = await startNodeProcess(['--store', dir, '--address', '127.0.0.11', '--port-base', String(base), '--services', 'smtp,pop3', '--name', 'n1']);
     lb = await startLbProcess(['--store', dir, '--address', '127.0.0.1', '--port-base', String(base), '--services', 'smtp,pop3',
       '--proxy-protocol', '--source-address', '127.0.0.10', '--name', 'lb1']);

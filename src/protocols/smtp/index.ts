@@ -21,6 +21,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { NetService, ServiceContext, TlsMaterial } from '../../net/service.js';
+import type { Limits } from '../../config/limits.js';
 import { connectionPolicy } from './connect.js';
 import { AUTH_METHODS, authAllowed, authHandler } from './auth.js';
 import { mailFromHandler } from './mail.js';
@@ -50,6 +51,16 @@ function serviceName(opts: SmtpServiceOptions): string {
   return opts.implicitTls ? 'submissions' : 'submission';
 }
 
+/** smtp-server's options that come from the limits (it reads them from its options at each use). */
+function serverLimits(limits: Limits) {
+  return { size: limits.maxMessageBytes, maxRecipients: limits.maxRecipients, maxCommandLength: limits.maxSmtpLineBytes, socketTimeout: limits.smtpIdleTimeoutMs };
+}
+
+/** The adapter's settings that come from the limits (server.ts reads them at each use). */
+function adapterLimits(limits: Limits) {
+  return { maxBadCommands: limits.maxSmtpBadCommands, maxLineBytes: limits.maxSmtpLineBytes, greetingDelayMs: limits.smtpGreetingDelayMs };
+}
+
 /** Creates an SMTP service: the MX or submission, with STARTTLS or implicit TLS. */
 export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions): NetService {
   const log = ctx.logger.child({ service: serviceName(opts) });
@@ -71,7 +82,7 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
       secure: opts.implicitTls,
       key: material.key,
       cert: material.cert,
-      size: limits.maxMessageBytes,
+      ...serverLimits(limits),
       hideENHANCEDSTATUSCODES: false,
       hideDSN: true,
       hideREQUIRETLS: true,
@@ -89,9 +100,6 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
       useXClient: false,
       useXForward: false,
       useProxy: false,
-      maxRecipients: limits.maxRecipients,
-      maxCommandLength: limits.maxSmtpLineBytes,
-      socketTimeout: limits.smtpIdleTimeoutMs,
       closeTimeout: SHUTDOWN_GRACE_MS,
       logger: false,
       onConnect: connections.onConnect,
@@ -101,9 +109,7 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
       onData: dataHandler(sctx, opts.mode, track),
     },
     {
-      maxBadCommands: limits.maxSmtpBadCommands,
-      maxLineBytes: limits.maxSmtpLineBytes,
-      greetingDelayMs: limits.smtpGreetingDelayMs,
+      ...adapterLimits(limits),
       trustedProxies: ctx.trustedProxies,
       storeHealthy: ctx.storeHealthy,
       authAllowed: submission ? authAllowed : undefined,
@@ -130,11 +136,8 @@ export function createSmtpService(ctx: ServiceContext, opts: SmtpServiceOptions)
   return {
     openConnections: () => server.connections.size,
     applyLimits() {
-      // smtp-server and the adapter read these from their options at each use.
-      Object.assign(server.options, {
-        size: limits.maxMessageBytes, maxRecipients: limits.maxRecipients, maxCommandLength: limits.maxSmtpLineBytes, socketTimeout: limits.smtpIdleTimeoutMs,
-      });
-      Object.assign(server.adapter, { maxBadCommands: limits.maxSmtpBadCommands, maxLineBytes: limits.maxSmtpLineBytes, greetingDelayMs: limits.smtpGreetingDelayMs });
+      Object.assign(server.options, serverLimits(limits));
+      Object.assign(server.adapter, adapterLimits(limits));
     },
     listen(port: number, host: string): Promise<number> {
       return new Promise((resolve, reject) => {

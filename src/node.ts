@@ -191,7 +191,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }, heartbeatIntervalMs);
   heartbeat.unref();
   // Bodies of deleted mail: one node of the cluster at a time, every limits.blobCollectionHours.
-  const blobCollection = startBlobCollectionSchedule({ store: opts.store, nodeName: opts.name, logger: logger.child({ component: 'blob-collection' }) });
+  const blobCollection = startBlobCollectionSchedule({ store: opts.store, nodeName: opts.name, limits, logger: logger.child({ component: 'blob-collection' }) });
 
   return {
     ports,

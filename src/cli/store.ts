@@ -5,7 +5,7 @@
  * `rookery store gc`: delete message bodies nothing refers to any more.
  */
 import { collectBlobs, collectionDefaults, type BlobCollectionResult } from '../store/blob-gc.js';
-import { collectionTurnSetting, type CollectionTurn } from '../upkeep/blob-collection.js';
+import { readCollectionTurn } from '../upkeep/blob-collection.js';
 import { copyStore } from '../store/copy.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
@@ -27,12 +27,11 @@ function described(r: BlobCollectionResult, minAgeHours: number): string {
 
 /** The nodes' last collection (src/upkeep/blob-collection.ts), as kept in the store. */
 async function lastCollection(store: Store): Promise<void> {
-  const value = await store.settings.get(collectionTurnSetting);
-  if (value === null) {
+  const turn = await readCollectionTurn(store.settings);
+  if (turn === null) {
     console.log('no node has collected blobs yet');
     return;
   }
-  const turn = JSON.parse(value) as CollectionTurn;
   const ended = turn.finishedAt ? `finished ${turn.finishedAt}` : 'not finished (still running, or its node stopped)';
   const outcome = turn.error ? `: ended early, ${turn.error}` : turn.result ? `: ${described(turn.result, collectionDefaults.minAgeMs / 3_600_000)}` : '';
   console.log(`last collection: node ${turn.node}, started ${turn.startedAt}, ${ended}${outcome}`);

@@ -15,7 +15,7 @@
  * which the next collection puts back first.
  */
 import type { Logger } from '../log.js';
-import { limitsFromSettings } from '../config/limits.js';
+import type { Limits } from '../config/limits.js';
 import { collectBlobs, collectionDefaults, type BlobCollectionResult } from '../store/blob-gc.js';
 import type { Settings, Store } from '../store/types.js';
 
@@ -29,6 +29,12 @@ export interface CollectionTurn {
   result?: BlobCollectionResult;
   /** Why the collection ended early, if it did. */
   error?: string;
+}
+
+/** The last turn, as kept in the store (null if there was none, or it cannot be read). */
+export async function readCollectionTurn(settings: Settings): Promise<CollectionTurn | null> {
+  const value = await settings.get(collectionTurnSetting);
+  return value === null ? null : parseTurn(value);
 }
 
 function parseTurn(value: string): CollectionTurn | null {
@@ -57,6 +63,8 @@ export interface BlobCollectionScheduleOptions {
   store: Store;
   nodeName: string;
   logger: Logger;
+  /** The node's limits, kept current while it runs: blobCollectionHours is read at each look. */
+  limits: Pick<Limits, 'blobCollectionHours'>;
   /** How often to look whether a turn is due; 10 minutes unless given. */
   checkEveryMs?: number;
   /** collectBlobs' minAgeMs and settleMs; collectionDefaults unless given. */
@@ -95,7 +103,7 @@ export function startBlobCollectionSchedule(opts: BlobCollectionScheduleOptions)
   };
 
   const look = async (): Promise<void> => {
-    const hours = limitsFromSettings(await opts.store.settings.all()).blobCollectionHours;
+    const hours = opts.limits.blobCollectionHours;
     if (hours === 0) return;
     const taken = await takeCollectionTurn(opts.store.settings, opts.nodeName, hours * 3_600_000);
     if (taken !== null) await collect(taken);

@@ -1,7 +1,7 @@
 /**
  * The nodes' own blob collection (src/upkeep/blob-collection.ts): of two
  * nodes on one store, one takes each turn; the turn's outcome is kept in
- * the `blobs.collection` setting; the next turn comes after
+ * the `blobs.collection` setting; the next turn comes after the node's
  * limits.blobCollectionHours and never with 0; a node that stops during its
  * turn stops the collection at once.
  */
@@ -57,7 +57,7 @@ test('two nodes on one store: one collects, the turn is recorded, and the next c
   try {
     const logs = [capturingLogger(), capturingLogger()];
     for (const [i, s] of [store, other].entries()) {
-      schedules.push(startBlobCollectionSchedule({ store: s, nodeName: `n${i + 1}`, logger: logs[i]!.logger, checkEveryMs: 40, minAgeMs: 0, settleMs: 10 }));
+      schedules.push(startBlobCollectionSchedule({ store: s, nodeName: `n${i + 1}`, limits: { blobCollectionHours: 24 }, logger: logs[i]!.logger, checkEveryMs: 40, minAgeMs: 0, settleMs: 10 }));
     }
     const first = await until('a finished turn', async () => ((await turnOf(store))?.finishedAt ? turnOf(store) : null));
     assert.ok(first.node === 'n1' || first.node === 'n2');
@@ -89,8 +89,8 @@ test('two nodes on one store: one collects, the turn is recorded, and the next c
 test('limits.blobCollectionHours 0: no node collects', async () => {
   const dir = await tempDir('rookery-upkeep-');
   const { store, stray } = await storeWithStray(dir);
-  await store.settings.set('limits.blobCollectionHours', '0');
-  const schedule = startBlobCollectionSchedule({ store, nodeName: 'n1', logger: capturingLogger().logger, checkEveryMs: 20, minAgeMs: 0, settleMs: 0 });
+  // As a node's limits hold it after `rookery config set limits.blobCollectionHours 0`.
+  const schedule = startBlobCollectionSchedule({ store, nodeName: 'n1', limits: { blobCollectionHours: 0 }, logger: capturingLogger().logger, checkEveryMs: 20, minAgeMs: 0, settleMs: 0 });
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(await turnOf(store), null, 'no turn was taken');
@@ -105,7 +105,7 @@ test('limits.blobCollectionHours 0: no node collects', async () => {
 test('a node stopping during its turn stops the collection at once and says so in the turn', async () => {
   const dir = await tempDir('rookery-upkeep-');
   const { store, stray } = await storeWithStray(dir);
-  const schedule = startBlobCollectionSchedule({ store, nodeName: 'n1', logger: capturingLogger().logger, checkEveryMs: 20, minAgeMs: 0, settleMs: 60_000 });
+  const schedule = startBlobCollectionSchedule({ store, nodeName: 'n1', limits: { blobCollectionHours: 24 }, logger: capturingLogger().logger, checkEveryMs: 20, minAgeMs: 0, settleMs: 60_000 });
   try {
     await until('a turn taken', () => turnOf(store));
     const started = Date.now();

@@ -56,20 +56,24 @@ export class Subscribers {
     else if (n === 0) this.onWatch(kind, false);
   }
 
-  /**
-   * Calls each listener with each change of a kind it asked for (every
-   * 'resync'; with `only`, a 'resync' goes only to the watchers of that
-   * kind). A listener that throws does not stop the others.
-   */
-  emit(changes: readonly StoreChange[], only?: WatchedChange): void {
-    for (const change of changes) {
-      for (const entry of [...this.listeners]) {
-        if (change.kind === 'resync' ? only !== undefined && !entry.kinds.has(only) : !entry.kinds.has(change.kind)) continue;
-        try {
-          entry.listener(change);
-        } catch {
-          // A listener's bug must not break the store call that committed the change.
-        }
+  /** Calls each listener with each change of a kind it asked for, and with every 'resync'. */
+  emit(changes: readonly StoreChange[]): void {
+    for (const change of changes) this.deliver(change, (entry) => change.kind === 'resync' || entry.kinds.has(change.kind));
+  }
+
+  /** A 'resync' for the watchers of one kind only (notices of that kind may have been missed). */
+  resync(kind: WatchedChange): void {
+    this.deliver({ kind: 'resync' }, (entry) => entry.kinds.has(kind));
+  }
+
+  /** Calls the listeners `to` picks; a listener that throws does not stop the others. */
+  private deliver(change: StoreChange, to: (entry: Subscriber) => boolean): void {
+    for (const entry of [...this.listeners]) {
+      if (!to(entry)) continue;
+      try {
+        entry.listener(change);
+      } catch {
+        // A listener's bug must not break the store call that committed the change.
       }
     }
   }

@@ -168,7 +168,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
       if (this.client !== client) return;
       this.mailboxListened = want;
       // Mailbox changes committed before this LISTEN took effect were not heard.
-      if (want) this.subscribers.emit([{ kind: 'resync' }], 'mailbox');
+      if (want) this.subscribers.resync('mailbox');
     }, () => undefined /* a failed connection is replaced by its error handler, and LISTENs afresh */).finally(() => {
       this.mailboxSwitching = false;
       this.syncMailboxListen();

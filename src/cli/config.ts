@@ -37,7 +37,7 @@ export const configCommand = storeVerbGroup({
       usage: setUsage,
       args: 2,
       async run(store, [key, value]) {
-        limitOf(key!, setUsage);
+        const spec = limitOf(key!, setUsage);
         let parsed;
         try {
           parsed = limitSettingValue(key!, value!);
@@ -45,7 +45,7 @@ export const configCommand = storeVerbGroup({
           throw new UsageError((err as Error).message);
         }
         await store.settings.set(key!, parsed);
-        console.log(`${key} = ${parsed}; ${whenApplied(key!.slice('limits.'.length))}`);
+        console.log(`${key} = ${parsed}; ${whenApplied(spec)}`);
       },
     },
     reset: {
@@ -55,7 +55,7 @@ export const configCommand = storeVerbGroup({
         const spec = limitOf(key!, resetUsage);
         // The value that means "the default", as the API's DELETE writes it: no row to delete on either backend.
         await store.settings.set(key!, limitResetValue);
-        console.log(`${key} = ${spec.default} (the default); ${whenApplied(key!.slice('limits.'.length))}`);
+        console.log(`${key} = ${spec.default} (the default); ${whenApplied(spec)}`);
       },
     },
   },

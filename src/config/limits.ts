@@ -272,9 +272,8 @@ export function limitSettingValue(key: string, raw: string): string {
 export const limitResetValue = '';
 
 /** What `rookery config set` and the API say about when a changed limit takes effect. */
-export function whenApplied(name: string): string {
-  const spec = Object.hasOwn(limitSpecs, name) ? (limitSpecs as Record<string, LimitSpec>)[name] : undefined;
-  return spec?.atRestart ? 'nodes apply it when they next start' : 'running nodes apply it at once, to sessions that start from now on';
+export function whenApplied(spec: LimitSpec): string {
+  return spec.atRestart ? 'nodes apply it when they next start' : 'running nodes apply it at once, to sessions that start from now on';
 }
 
 /** Defaults overlaid with the store's `limits.*` settings. */

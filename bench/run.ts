@@ -42,7 +42,7 @@ const usage = `usage: npm run bench -- [--only smtp|imap|rookery|postfix|dovecot
     IMAP: [--imap-rounds N] [--idle N]
     --only outbound[,rookery|postfix]: outbound to a loopback sink (bench/outbound.ts) [--rounds N] [--messages N] [--size BYTES]
     --only lb: the traffic manager's cost (bench/lb.ts) [--rounds N] [--messages N]
-    --only store: 3 nodes on PostgreSQL vs 1 on SQLite (bench/store.ts) [--rounds N] [--messages N] [--warmup N] [--senders N] [--size BYTES] [--imap-rounds N]
+    --only store: 3 nodes on PostgreSQL vs 1 on SQLite (bench/store.ts) [--rounds N] [--messages N] [--warmup N per node, default 5000] [--senders N] [--size BYTES] [--imap-rounds N]
     --only web: the API's message list of a 10,000-message folder (bench/web.ts) [--rounds N] [--messages N] [--senders N (concurrent clients, default 50)]`;
 
 type BenchName = 'smtp' | 'imap';
@@ -128,7 +128,8 @@ function options(): Options {
   return {
     messages: int('messages', values.messages, 2000, 1),
     rounds: int('rounds', values.rounds, 3, 1),
-    warmup: int('warmup', values.warmup, 200, 0),
+    // The store bench's is per node, and longer: see bench/store.ts.
+    warmup: int('warmup', values.warmup, has('store') ? 5000 : 200, 0),
     senders: int('senders', values.senders, 20, 1),
     size: int('size', values.size, 4096, 1),
     reuseConnections: values['reuse-connections'] ?? false,

@@ -82,7 +82,11 @@ export interface Forward {
 
 /** What a recipient address resolves to after aliases and forwards. */
 export interface Resolution {
-  /** Local users who get a copy in their INBOX, de-duplicated. */
+  /**
+   * Local users who get a copy in their INBOX, de-duplicated. A user
+   * without a quota may come with usedBytes as of an earlier read (a
+   * backend may keep resolutions); one with a quota comes with it current.
+   */
   localUsers: User[];
   /** Addresses outside the cluster that get a copy (forwards, alias targets). */
   remoteTargets: string[];

@@ -1,12 +1,15 @@
 /**
  * What a running node keeps copies of, changed by another process, on both
- * backends. On PostgreSQL the node answers isLocalDomain and "is any of
- * these users away" (vacation) from copies kept current by the change feed
- * (src/store/postgres/feed-cache.ts). A domain added or removed with the
- * command line must count at the node's next RCPT without a restart, both
- * ways: a copy that missed the notice would go on refusing the new domain
- * (554 relay) or accepting the removed one. A vacation switched on by
- * another process must answer the next message.
+ * backends. On PostgreSQL the node answers isLocalDomain, "is any of
+ * these users away" (vacation) and what a recipient resolves to from copies
+ * kept current by the change feed (src/store/postgres/feed-cache.ts). A
+ * domain added or removed with the command line must count at the node's
+ * next RCPT without a restart, both ways: a copy that missed the notice
+ * would go on refusing the new domain (554 relay) or accepting the removed
+ * one; so must a user disabled or an alias added and removed. A user's used
+ * bytes change without a directory notice, so a user with a quota must not
+ * be answered from a copy. A vacation switched on by another process must
+ * answer the next message.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,11 +23,11 @@ import { freePortBase } from '../helpers/ports.js';
 import { tempDir } from '../helpers/temp.js';
 import { freshDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 
-/** The reply code the server gives to RCPT TO:<rcpt> (after EHLO and MAIL FROM). */
-function rcptCode(port: number, rcpt: string): Promise<number> {
+/** The reply code the server gives to RCPT TO:<rcpt> (after EHLO and MAIL FROM, with `mailParams` such as "SIZE=1000"). */
+function rcptCode(port: number, rcpt: string, mailParams = ''): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
-    const script = ['EHLO client.test', 'MAIL FROM:<someone@remote.test>', `RCPT TO:<${rcpt}>`];
+    const script = ['EHLO client.test', `MAIL FROM:<someone@remote.test>${mailParams ? ` ${mailParams}` : ''}`, `RCPT TO:<${rcpt}>`];
     let buffer = '';
     let step = 0;
     socket.setTimeout(5000, () => socket.destroy(new Error('no SMTP reply within 5 s')));
@@ -60,10 +63,10 @@ async function untilCode(port: number, rcpt: string, want: number, ms: number): 
   throw new Error(`RCPT TO:<${rcpt}> still answered ${got}, not ${want}, after ${ms} ms`);
 }
 
-async function sendMail(port: number, from: string, to: string, subject: string): Promise<void> {
+async function sendMail(port: number, from: string, to: string, subject: string, text = `${subject}\n`): Promise<void> {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 5000, socketTimeout: 10000 });
   try {
-    await transport.sendMail({ from, to, subject, text: `${subject}\n` });
+    await transport.sendMail({ from, to, subject, text });
   } finally {
     transport.close();
   }
@@ -124,6 +127,43 @@ function copiesFollowOtherProcesses(location: () => string): void {
     await untilCode(smtp, 'bob@later.test', 554, 3000);
     // The other domain is still answered as local.
     assert.equal(await rcptCode(smtp, 'alice@example.test'), 250);
+  });
+
+  test('users and aliases changed by another process count at the next RCPT, without a restart', async () => {
+    const smtp = base + 25;
+    await new Promise((r) => setTimeout(r, 300));
+    // Each answer is asked for first, so a node that keeps answers has them.
+    assert.equal(await rcptCode(smtp, 'alice@example.test'), 250);
+    assert.equal(await rcptCode(smtp, 'sales@example.test'), 550, 'nobody answers to sales@ yet');
+
+    await run(['user', 'set', 'alice@example.test', '--disabled', ...store()]);
+    await untilCode(smtp, 'alice@example.test', 550, 3000);
+    await run(['user', 'set', 'alice@example.test', '--enabled', ...store()]);
+    await untilCode(smtp, 'alice@example.test', 250, 3000);
+
+    await run(['alias', 'add', 'sales@example.test', 'alice@example.test', ...store()]);
+    await untilCode(smtp, 'sales@example.test', 250, 3000);
+    await run(['alias', 'del', 'sales@example.test', ...store()]);
+    await untilCode(smtp, 'sales@example.test', 550, 3000);
+  });
+
+  test('a user with a quota: what deliveries used counts at the next RCPT (no directory change announces it)', async () => {
+    const smtp = base + 25;
+    await run(['user', 'add', 'erin@example.test', '--password', 'secret', '--quota', '100000', ...store()]);
+    assert.equal(await rcptCode(smtp, 'erin@example.test', 'SIZE=60000'), 250, 'room for 60 KB');
+    await sendMail(smtp, 'carol@example.test', 'erin@example.test', 'big', 'x'.repeat(60_000));
+    assert.equal(await rcptCode(smtp, 'erin@example.test', 'SIZE=60000'), 452, 'no room for 60 KB more once 60 KB is stored');
+    // Freed by another process (an expunge, not a directory change): room again at once.
+    const other = await openStore(location());
+    try {
+      const erin = (await other.directory.getUser('erin@example.test'))!;
+      const inbox = (await other.mail.getMailbox(erin.id, 'INBOX'))!;
+      const [message] = await other.mail.listMessages(inbox.id);
+      await other.mail.expunge(inbox.id, [message!.uid]);
+    } finally {
+      await other.close();
+    }
+    assert.equal(await rcptCode(smtp, 'erin@example.test', 'SIZE=60000'), 250, 'room again after the expunge');
   });
 
   test('a vacation switched on by another process answers the next message, without a restart', async () => {

@@ -8,9 +8,12 @@ import { defaultMailboxes } from '../default-mailboxes.js';
 import type { Alias, Directory, Domain, Forward, NewUser, Resolution, User, UserChanges, UserId } from '../types.js';
 import { q, type Client, type Pg } from './database.js';
 import type { PgChangeFeed } from './changes.js';
-import { FeedCache } from './feed-cache.js';
+import { FeedCache, FeedCacheMap } from './feed-cache.js';
 import { isForeignKeyViolation, isUniqueViolation } from './errors.js';
 import { toAliases, toUser, type UserRow } from '../rows.js';
+
+/** Most recipient resolutions a process keeps (about 1 KB each). */
+const maxRecipientCopies = 10_000;
 
 function noDomain(domain: string): StoreError {
   return new StoreError('not-found', `${domain} is not a local domain; add it first with "rookery domain add ${domain}"`);
@@ -23,6 +26,17 @@ export class PgDirectory implements Directory {
    * announce a 'directory' change (feed-cache.ts says why that keeps it right).
    */
   private readonly domains: FeedCache<Set<string>>;
+  /**
+   * What recipient addresses resolve to: every RCPT asks, and each answer
+   * would be a round trip. Every directory write announces a 'directory'
+   * change, which drops them all. Only answers that name someone are kept,
+   * as with the domains: "nobody" is read afresh, so a user added on
+   * another node a moment ago, its notice still on the way, is not refused.
+   * Nor is an answer naming a user with a quota: its used bytes, which RCPT
+   * checks, change with every delivery and expunge, and those are not
+   * directory changes.
+   */
+  private readonly recipients: FeedCacheMap<string, Resolution | null>;
 
   constructor(
     private readonly db: Pg,
@@ -31,6 +45,10 @@ export class PgDirectory implements Directory {
   ) {
     this.domains = new FeedCache(feed, ['directory'], async () =>
       new Set((await db.query<{ name: string }>('listing domains', 'SELECT name FROM domains')).map((r) => r.name)));
+    this.recipients = new FeedCacheMap(feed, ['directory'], (address) => this.readRecipient(address), {
+      maxEntries: maxRecipientCopies,
+      keep: (resolution) => resolution !== null && resolution.localUsers.every((u) => u.quotaBytes <= 0),
+    });
   }
 
   /** A transaction that tells every process the directory changed (NOTIFY at its commit). */
@@ -279,6 +297,11 @@ export class PgDirectory implements Directory {
     } catch {
       return null;
     }
+    return this.recipients.get(start) ?? this.readRecipient(start);
+  }
+
+  /** What a normalized address resolves to, read from PostgreSQL. */
+  private async readRecipient(start: string): Promise<Resolution | null> {
     // The common case, a plain user (no alias, no forward), in one statement
     // (its own snapshot) rather than a transaction of five: every RCPT asks.
     // Prepared (named), so PostgreSQL plans it once per connection; the user

@@ -16,10 +16,11 @@ import pg from 'pg';
 import { openStore } from '../../src/store/open.js';
 import { isStoreError } from '../../src/store/errors.js';
 import { migrations } from '../../src/store/postgres/migrations.js';
-import type { Store } from '../../src/store/types.js';
+import type { MailboxId, Store, Uid } from '../../src/store/types.js';
 import { run } from '../helpers/clients.js';
 import { admin, adminUrl, freshDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { storeConformance } from './conformance.js';
+import { isMailbox, record, untilListening } from './change-feed-conformance.js';
 
 const reason = await postgresUnavailable();
 
@@ -236,6 +237,126 @@ if (reason !== null && process.env.CI === 'true') {
         await client.connect();
         const calls = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_receipts').finally(() => client.end());
         assert.ok(calls.rows[0]!.n < outcomes.length - 1, `${calls.rows[0]!.n} calls for ${outcomes.length} deliveries`);
+      });
+    });
+
+    describe('mailbox notices only while some process listens for them (migration 9)', () => {
+      let db: TestDatabase;
+      let store: Store;
+      before(async () => {
+        db = await freshDatabase();
+        store = await openStore(db.location);
+        await store.directory.addDomain('heard.test');
+      });
+      after(async () => {
+        await store?.close();
+        await db?.drop();
+      });
+
+      /** A bare connection LISTENing on both channels without the listeners' locks: it sees what is sent, and tells nobody it listens. */
+      async function spy() {
+        const direct = new URL(db.location);
+        direct.searchParams.delete('blobs');
+        const client = new pg.Client({ connectionString: direct.toString() });
+        const heard: { channel: string; payload: string }[] = [];
+        client.on('notification', (n) => heard.push({ channel: n.channel, payload: n.payload ?? '' }));
+        await client.connect();
+        await client.query('LISTEN rookery_mailboxes; LISTEN rookery_changes');
+        return { heard, end: () => client.end() };
+      }
+      const mailboxNotices = (heard: { channel: string; payload: string }[]) => heard.filter((n) => n.channel === 'rookery_mailboxes');
+
+      test('with nobody watching mailboxes none is sent; while another Store object watches, deliveries and flag changes are', async () => {
+        const user = await store.directory.addUser({ address: 'quiet@heard.test', password: 'x' });
+        const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
+        const blob = await store.blobs.put(Buffer.from('Subject: heard\r\n\r\n'));
+        const deliver = () => store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: user.id }], onOverQuota: 'fail' });
+        const watcher = await openStore(db.location);
+        const wire = await spy();
+        try {
+          await deliver();
+          await store.mail.updateFlags(inbox.id, [1 as Uid], { operation: 'add', flags: ['\\Flagged'] });
+          await store.settings.set('heard.test', 'x');
+          await new Promise((r) => setTimeout(r, 300));
+          assert.deepEqual(mailboxNotices(wire.heard), [], 'nobody watches: no mailbox notice');
+          assert.ok(wire.heard.some((n) => n.channel === 'rookery_changes'), 'other changes are sent as before');
+
+          const watching = record(watcher, ['mailbox']);
+          await watching.waitFor((c) => c.kind === 'resync', 3000, 'the resync once the feed listens for mailboxes');
+          await deliver();
+          await store.mail.updateFlags(inbox.id, [2 as Uid], { operation: 'add', flags: ['\\Seen'] });
+          await watching.waitFor(isMailbox(inbox.id), 1000, 'the delivery');
+          await new Promise((r) => setTimeout(r, 200));
+          assert.equal(mailboxNotices(wire.heard).length, 2, 'a notice each for the delivery and the flag change');
+          assert.equal(watching.real().filter(isMailbox(inbox.id)).length, 2);
+
+          // The last watcher gone, the sender stops once the UNLISTEN (and the locks' release) took effect.
+          watching.stop();
+          const deadline = Date.now() + 3000;
+          for (;;) {
+            const before = mailboxNotices(wire.heard).length;
+            await deliver();
+            await new Promise((r) => setTimeout(r, 100));
+            if (mailboxNotices(wire.heard).length === before) break;
+            assert.ok(Date.now() < deadline, 'deliveries still NOTIFY 3 s after the last watcher left');
+          }
+        } finally {
+          await wire.end();
+          await watcher.close();
+        }
+      });
+
+      test('a process that starts watching while deliveries are under way misses none: its resync read or a notice covers each', async () => {
+        const boxes = 24;
+        const users = await Promise.all(Array.from({ length: boxes }, (_, i) => store.directory.addUser({ address: `race${i}@heard.test`, password: 'x' })));
+        const inboxes = await Promise.all(users.map(async (u) => (await store.mail.getMailbox(u.id, 'INBOX'))!));
+        const blob = await store.blobs.put(Buffer.from('Subject: race\r\n\r\n'));
+        const watcher = await openStore(db.location);
+        // Always subscribed to something, as a node is: the LISTEN connection stays, and the
+        // mailbox channel is switched on and off on it.
+        const steady = record(watcher, ['queue']);
+        try {
+          await untilListening(store, steady);
+          for (let cycle = 0; cycle < 8; cycle++) {
+            // What the watcher knows: each mailbox's count from the latest read it started.
+            const known = new Map<number, { started: number; messages: number }>();
+            let reads = 0;
+            const readBox = (id: number) => {
+              const started = ++reads;
+              void watcher.mail.mailboxStatus(id as MailboxId).then((st) => {
+                if ((known.get(id)?.started ?? 0) < started) known.set(id, { started, messages: st.messages });
+              });
+            };
+            let resynced = false;
+            const deliveries = inboxes.map((box, i) => new Promise<void>((resolve, reject) => {
+              setTimeout(() => {
+                store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: users[i]!.id }], onOverQuota: 'fail' })
+                  .then(() => resolve(), reject);
+              }, Math.random() * 60);
+              void box;
+            }));
+            await new Promise((r) => setTimeout(r, Math.random() * 40));
+            const stop = watcher.changes.subscribe(['mailbox'], (change) => {
+              if (change.kind === 'resync') {
+                resynced = true;
+                for (const box of inboxes) readBox(box.id);
+              } else if (change.kind === 'mailbox') readBox(change.mailboxId);
+            });
+            await Promise.all(deliveries);
+            const deadline = Date.now() + 3000;
+            while (!resynced && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+            assert.ok(resynced, 'the watcher got its resync');
+            await new Promise((r) => setTimeout(r, 400));
+            const actual = await Promise.all(inboxes.map((box) => store.mail.mailboxStatus(box.id)));
+            const stale = inboxes.flatMap((box, i) => (known.get(box.id)?.messages === actual[i]!.messages ? [] : [`${box.id}: knows ${known.get(box.id)?.messages}, holds ${actual[i]!.messages}`]));
+            assert.deepEqual(stale, [], `cycle ${cycle}: the watcher missed deliveries`);
+            stop();
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        } finally {
+          steady.stop();
+          await watcher.close();
+        }
       });
     });
   });

@@ -21,8 +21,11 @@
  * mailbox changes (an IMAP session waiting for news, a webmail page open):
  * a node that only takes mail in is not woken by every delivery in the
  * cluster, which on three nodes cost each of them about a tenth of a
- * millisecond of CPU per message. When that LISTEN takes effect, the
- * mailbox watchers get a 'resync' of their own.
+ * millisecond of CPU per message. While it does, the connection holds the
+ * shared advisory locks that tell senders someone listens (migration 9,
+ * rookery_mailbox_heard): with nobody listening anywhere, mailbox changes
+ * are not NOTIFYed at all. The locks are taken after the LISTEN, and the
+ * mailbox watchers get a 'resync' of their own once both are in effect.
  *
  * Payload: "<origin> <json of the change>" (change-feed.ts).
  */
@@ -38,6 +41,17 @@ export const changesChannel = 'rookery_changes';
 export const mailboxChannel = 'rookery_mailboxes';
 
 const channelOf = (change: StoreChange): string => (change.kind === 'mailbox' ? mailboxChannel : changesChannel);
+/** The mailbox a change is about (its notice is sent only while someone listens), or null. */
+const mailboxOf = (change: StoreChange): number | null => (change.kind === 'mailbox' ? Number(change.mailboxId) : null);
+
+/**
+ * Held (shared, one per key) by a connection LISTENing on mailboxChannel;
+ * rookery_mailbox_heard() tries the exclusive lock on a mailbox's key
+ * (migration 9 says why this hand-over loses no notice).
+ */
+const listenLocks = 'FROM generate_series(0, 15) AS k';
+const takeListenLocks = `SELECT pg_advisory_lock_shared(1919905645, k) ${listenLocks}`;
+const dropListenLocks = `SELECT pg_advisory_unlock_shared(1919905645, k) ${listenLocks}`;
 
 const minReconnectMs = 50;
 const maxReconnectMs = 2000;
@@ -76,7 +90,8 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
 
   async notifyIn(c: Client, changes: readonly StoreChange[]): Promise<void> {
     if (changes.length === 0) return;
-    await c.query('SELECT pg_notify(ch, p) FROM unnest($1::text[], $2::text[]) AS n(ch, p)', [changes.map(channelOf), changes.map((ch) => this.payload(ch))]);
+    await c.query('SELECT pg_notify(ch, p) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS n(ch, p, mailbox) WHERE mailbox IS NULL OR rookery_mailbox_heard(ch, mailbox)',
+      [changes.map(channelOf), changes.map((ch) => this.payload(ch)), changes.map(mailboxOf)]);
   }
 
   committed(changes: readonly StoreChange[]): void {
@@ -84,7 +99,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
   }
 
   async publish(change: StoreChange): Promise<void> {
-    await this.db.query('publishing a change', 'SELECT pg_notify($1, $2)', [channelOf(change), this.payload(change)]);
+    await this.db.query('publishing a change', 'SELECT pg_notify($1, $2) WHERE $3::bigint IS NULL OR rookery_mailbox_heard($1, $3)', [channelOf(change), this.payload(change), mailboxOf(change)]);
     this.subscribers.emit([change]);
   }
 
@@ -142,7 +157,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
     client.connect()
       .then(() => {
         withMailboxes = this.subscribers.watches('mailbox');
-        return client.query(`LISTEN ${changesChannel}${withMailboxes ? `; LISTEN ${mailboxChannel}` : ''}`);
+        return client.query(`LISTEN ${changesChannel}${withMailboxes ? `; LISTEN ${mailboxChannel}; ${takeListenLocks}` : ''}`);
       })
       .then(() => {
         if (lost || this.client !== client) return;
@@ -164,7 +179,7 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
     const want = this.subscribers.watches('mailbox');
     if (want === this.mailboxListened) return;
     this.mailboxSwitching = true;
-    client.query(`${want ? 'LISTEN' : 'UNLISTEN'} ${mailboxChannel}`).then(() => {
+    client.query(want ? `LISTEN ${mailboxChannel}; ${takeListenLocks}` : `UNLISTEN ${mailboxChannel}; ${dropListenLocks}`).then(() => {
       if (this.client !== client) return;
       this.mailboxListened = want;
       // Mailbox changes committed before this LISTEN took effect were not heard.

@@ -474,6 +474,160 @@ export const migrations: { version: number; description: string; sql: string }[]
       $fn$;
     `,
   },
+  {
+    version: 9,
+    description: 'mailbox change notices only while some node listens for them: rookery_mailbox_heard()',
+    sql: `
+      -- A NOTIFY costs PostgreSQL a commit lock held until the commit is
+      -- flushed (notifying commits go one at a time) and a wake-up of every
+      -- backend that LISTENs in the database, whatever its channel; a
+      -- delivery's notice is wasted when no node watches mailboxes (no IMAP
+      -- IDLE, no webmail page open anywhere).
+      --
+      -- The hand-over: a connection LISTENing on rookery_mailboxes holds a
+      -- shared advisory lock on each of the 16 keys (1919905645, 0..15),
+      -- taken after its LISTEN. rookery_mailbox_heard(channel, mailbox) tries
+      -- the exclusive transaction lock on the mailbox's key: if it gets it,
+      -- no connection listens, and its holder sends nothing; the lock is held
+      -- until the transaction ends, so a connection that starts to listen
+      -- meanwhile gets its shared lock only after that commit, and reads the
+      -- mailboxes it watches again (its 'resync') only then. A transaction
+      -- that does not get it (someone listens, or another transaction holds
+      -- it) sends the notice. Other channels are always heard: nodes of
+      -- earlier releases send mailbox changes on rookery_changes, and listen
+      -- on rookery_mailboxes without these locks.
+      CREATE FUNCTION rookery_mailbox_heard(p_channel text, p_mailbox_id bigint) RETURNS boolean
+      LANGUAGE sql VOLATILE AS $fn$
+        SELECT p_channel IS DISTINCT FROM 'rookery_mailboxes'
+          OR NOT pg_try_advisory_xact_lock(1919905645, (p_mailbox_id % 16)::integer)
+      $fn$;
+
+      -- Migration 8's rookery_deliver(), its notices through rookery_mailbox_heard().
+      CREATE OR REPLACE FUNCTION rookery_deliver(
+        p_token text, p_blob_ids text[], p_sizes bigint[], p_internal_dates bigint[], p_fail_over_quota boolean[],
+        p_deliveries integer[], p_user_ids bigint[], p_names text[], p_flags text[],
+        p_channel text, p_origin text, p_receipt_ms bigint,
+        p_index_versions integer[], p_index_data text[]
+      ) RETURNS TABLE (mailbox_id bigint, uid bigint, modseq bigint, refusal text)
+      LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        v_now bigint := (extract(epoch from clock_timestamp()) * 1000)::bigint;
+        n integer := coalesce(array_length(p_user_ids, 1), 0);
+        v_first integer := 1;
+        v_last integer;
+        v_d integer;
+        v_quota bigint;
+        v_used bigint;
+        v_box bigint;
+        v_uid bigint;
+        v_modseq bigint;
+        v_refusal text;
+        -- Sized up front, so that element i is always element i (bounds 1..n).
+        v_boxes bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        v_uids bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        v_modseqs bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        v_refusals text[] := array_fill(NULL::text, ARRAY[n]);
+        v_filled bigint[] := '{}';
+        -- Whether delivery d was kept (not refused): then its MIME index is written.
+        v_kept boolean[] := array_fill(false, ARRAY[coalesce(array_length(p_blob_ids, 1), 0)]);
+      BEGIN
+        -- Old receipts go a few at a time, before any lock is taken; rows another
+        -- call is deleting are skipped rather than waited for.
+        IF random() < 0.01 THEN
+          DELETE FROM delivery_receipts WHERE token IN (SELECT token FROM delivery_receipts
+            WHERE created_at < v_now - p_receipt_ms ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED);
+        END IF;
+        PERFORM 1 FROM users WHERE id = ANY(p_user_ids) ORDER BY id FOR NO KEY UPDATE;
+        PERFORM 1 FROM mailboxes m WHERE (m.user_id, m.name) IN (SELECT * FROM unnest(p_user_ids, p_names))
+          ORDER BY m.id FOR NO KEY UPDATE;
+        -- One delivery (targets v_first..v_last) at a time; a refusal leaves
+        -- the call's other deliveries alone.
+        WHILE v_first <= n LOOP
+          v_d := p_deliveries[v_first];
+          v_last := v_first;
+          WHILE v_last < n AND p_deliveries[v_last + 1] = v_d LOOP
+            v_last := v_last + 1;
+          END LOOP;
+          -- First the checks, then the writes: a refused delivery has written
+          -- nothing, so no savepoint is needed. (A savepoint would make each
+          -- delivery a subtransaction, and its updates of rows the call locked
+          -- above would turn those row locks into MultiXacts, which every later
+          -- locker of the row must look up.)
+          v_refusal := NULL;
+          FOR i IN v_first..v_last LOOP
+            SELECT m.id INTO v_box FROM mailboxes m WHERE m.user_id = p_user_ids[i] AND m.name = p_names[i];
+            SELECT quota_bytes, used_bytes INTO v_quota, v_used FROM users WHERE id = p_user_ids[i];
+            IF v_box IS NULL OR v_quota IS NULL THEN
+              v_refusal := format('not-found: user %s has no mailbox %s', p_user_ids[i], p_names[i]);
+              EXIT;
+            END IF;
+            -- What this delivery's earlier targets of the same user are about to add.
+            FOR j IN v_first..i - 1 LOOP
+              IF p_user_ids[j] = p_user_ids[i] AND v_boxes[j] IS NOT NULL THEN
+                v_used := v_used + p_sizes[v_d];
+              END IF;
+            END LOOP;
+            IF v_quota > 0 AND v_used + p_sizes[v_d] > v_quota THEN
+              IF p_fail_over_quota[v_d] THEN
+                v_refusal := format('over-quota: user %s is over quota', p_user_ids[i]);
+                EXIT;
+              END IF;
+              CONTINUE; -- skipped: v_boxes[i] stays null
+            END IF;
+            v_boxes[i] := v_box;
+          END LOOP;
+          IF v_refusal IS NULL THEN
+            FOR i IN v_first..v_last LOOP
+              CONTINUE WHEN v_boxes[i] IS NULL;
+              UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = v_boxes[i]
+                RETURNING uid_next - 1, highest_modseq INTO v_uid, v_modseq;
+              UPDATE users SET used_bytes = used_bytes + p_sizes[v_d] WHERE id = p_user_ids[i];
+              INSERT INTO messages (mailbox_id, uid, blob_id, size, internal_date, flags, modseq)
+                VALUES (v_boxes[i], v_uid, p_blob_ids[v_d], p_sizes[v_d], p_internal_dates[v_d], p_flags[i], v_modseq);
+              v_uids[i] := v_uid;
+              v_modseqs[i] := v_modseq;
+            END LOOP;
+          END IF;
+          FOR i IN v_first..v_last LOOP
+            IF v_refusal IS NOT NULL THEN
+              v_boxes[i] := NULL;
+              v_uids[i] := NULL;
+              v_modseqs[i] := NULL;
+            ELSIF v_boxes[i] IS NOT NULL AND NOT v_boxes[i] = ANY(v_filled) THEN
+              v_filled := v_filled || v_boxes[i];
+            END IF;
+            v_refusals[i] := v_refusal;
+          END LOOP;
+          v_kept[v_d] := v_refusal IS NULL;
+          v_first := v_last + 1;
+        END LOOP;
+        -- The MIME indexes of the deliveries kept, after the locks above (so no
+        -- call waits for an index row while holding a user another call
+        -- wants), one row per blob in blob order (two calls with the same
+        -- blobs take their rows in the same order). A row of the same version
+        -- stays as it is: a content-addressed blob's index never changes.
+        INSERT INTO message_index (blob_id, version, data)
+          SELECT DISTINCT ON (i.blob_id) i.blob_id, i.version, i.data
+          FROM unnest(p_blob_ids, p_index_versions, p_index_data, v_kept) AS i(blob_id, version, data, kept)
+          WHERE i.kept AND i.data IS NOT NULL
+          ORDER BY i.blob_id
+          ON CONFLICT (blob_id) DO UPDATE SET version = excluded.version, data = excluded.data
+            WHERE message_index.version <> excluded.version;
+        -- Only while some node listens for mailbox changes (rookery_mailbox_heard).
+        IF p_channel IS NOT NULL THEN
+          PERFORM pg_notify(p_channel, p_origin || ' ' || json_build_object('kind', 'mailbox', 'mailboxId', b)::text)
+            FROM unnest(v_filled) AS b WHERE rookery_mailbox_heard(p_channel, b);
+        END IF;
+        -- A token a lost call's settlement already claimed fails here (unique
+        -- violation), so that call can never commit after it was given up.
+        INSERT INTO delivery_receipts (token, created_at, delivered, mailbox_ids, uids, modseqs, refusals)
+          VALUES (p_token, v_now, true, v_boxes, v_uids, v_modseqs, v_refusals);
+        RETURN QUERY SELECT * FROM unnest(v_boxes, v_uids, v_modseqs, v_refusals);
+      END
+      $fn$;
+    `,
+  },
 ];
 
 export const latestVersion = migrations[migrations.length - 1]!.version;

@@ -5,6 +5,8 @@
  * directory), each on its own loopback address (127.0.0.11, .12, .13),
  * against one node on the embedded SQLite store (127.0.0.14), in one run:
  *
+ *   - a warm-up of 5,000 messages per node to a mailbox of its own, until
+ *     V8 has compiled the nodes' code (the rates level off);
  *   - delivery: Postfix's smtp-source, 20 senders in all, 4 KB messages,
  *     one connection per message, every message durably stored before its
  *     250; on the PostgreSQL side the senders and messages are split over
@@ -13,6 +15,9 @@
  *   - the same load spread over as many mailboxes as there are senders
  *     (each sender writes to its own: the case where no two deliveries
  *     wait for one mailbox's lock), reported apart, not in the ratio;
+ *   - the first load again, to a mailbox an IMAP session watches in IDLE
+ *     on the side's first node (on PostgreSQL, mailbox changes are
+ *     NOTIFYed only while some node watches), reported apart;
  *   - one node on each store, the same load to a mailbox of its own (the
  *     first PostgreSQL node alone, the other two idle): what a node costs
  *     with the machine to itself, against what it costs sharing two CPUs
@@ -137,6 +142,8 @@ const defaultAdminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 const spreadRecipient = (i: number) => `spread${i + 1}@example.test`;
 /** The recipient of the "one node each" rounds (its own mailbox, so the INBOX counts of the IMAP rounds stay as they are). */
 const aloneRecipient = 'alone@example.test';
+/** The recipient of the watched rounds, whose INBOX an IMAP session watches in IDLE. */
+const watchedRecipient = 'watched@example.test';
 /** The recipient of the warm-up. */
 const warmupRecipient = 'warmup@example.test';
 /** Warm-up messages per node and warm-up round (each round's rate is printed, to show where it levels off). */
@@ -269,6 +276,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   // The spread load's mailboxes, one per sender (through the store: one CLI run each would take long).
   const spreadRounds = Math.min(opts.rounds, 2);
   const aloneRounds = Math.min(opts.rounds, 2);
+  const watchedRounds = Math.min(opts.rounds, 2);
   for (const location of [pgLocation, sqliteDir]) {
     const { openStore } = await import('../src/store/open.js');
     const store = await openStore(location);
@@ -276,6 +284,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
       for (let i = 0; i < opts.senders; i++) await store.directory.addUser({ address: spreadRecipient(i), password });
       await store.directory.addUser({ address: aloneRecipient, password });
       await store.directory.addUser({ address: warmupRecipient, password });
+      await store.directory.addUser({ address: watchedRecipient, password });
     } finally {
       await store.close();
     }
@@ -461,6 +470,34 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
     }
   }
   console.log('');
+  console.log(`delivery, watched (not in the ratio): as the first rounds, to ${watchedRecipient}, whose INBOX an IMAP session on the side's first node watches in IDLE`);
+  console.log(`(on PostgreSQL every delivery is then NOTIFYed, and that node tells the session of the other nodes' deliveries)`);
+  console.log(header);
+  const watched: Delivery[] = [];
+  for (let round = 1; round <= watchedRounds; round++) {
+    const order = round % 2 === 1 ? sides : [...sides].reverse();
+    for (const s of order) {
+      const watcher = await ImapConnection.open(base + imapOffset, s.nodes[0]!.address);
+      try {
+        await watcher.command(`LOGIN ${watchedRecipient} ${password}`);
+        await watcher.command('SELECT INBOX');
+        await watcher.idle();
+        const d = await deliver(s, round, opts.messages, false, watchedRecipient);
+        watched.push(d);
+        printDelivery(d);
+        // The session must have been told of every one of them.
+        const expected = round * opts.messages;
+        for (let told = 0; told < expected;) {
+          const line = await watcher.nextLine(10_000);
+          const exists = /^\* (\d+) EXISTS/.exec(line);
+          if (exists) told = Number(exists[1]);
+        }
+      } finally {
+        watcher.destroy();
+      }
+    }
+  }
+  console.log('');
   console.log(`delivery, one node on each store (not in the ratio): what a node costs with the machine to itself, the other PostgreSQL nodes idle; to ${aloneRecipient}`);
   console.log(header);
   const alone: Delivery[] = [];
@@ -546,7 +583,9 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
     if (aloneHeld !== aloneRounds * opts.messages) throw new Error(`${s.label}: ${aloneRounds * opts.messages} messages acknowledged in the one-node rounds, but ${aloneRecipient} holds ${aloneHeld}`);
     const warmupHeld = await storedMessages(s.location, [warmupRecipient]);
     if (warmupHeld !== opts.warmup * s.nodes.length) throw new Error(`${s.label}: ${opts.warmup * s.nodes.length} warm-up messages acknowledged, but ${warmupRecipient} holds ${warmupHeld}`);
-    verified.push(`${s.label}: ${held} + ${spreadHeld} spread + ${aloneHeld} one node each + ${warmupHeld} warm-up`);
+    const watchedHeld = await storedMessages(s.location, [watchedRecipient]);
+    if (watchedHeld !== watchedRounds * opts.messages) throw new Error(`${s.label}: ${watchedRounds * opts.messages} messages acknowledged in the watched rounds, but ${watchedRecipient} holds ${watchedHeld}`);
+    verified.push(`${s.label}: ${held} + ${spreadHeld} spread + ${watchedHeld} watched + ${aloneHeld} one node each + ${warmupHeld} warm-up`);
   }
   console.log(`verified: every acknowledged message is in its store (${verified.join('; ')})`);
   console.log('');
@@ -569,19 +608,21 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
       console.log(`${label.padEnd(40)}  ${lpad(fmt(rate(s.key, spread)), 7)}   ${`${fmt((d.nodeCpu + (s.key === 'pg' ? d.pgCpu : 0)) * 1000 / d.run.messages, 2)} (${fmt(d.nodeCpu * 1000 / d.run.messages, 2)} + ${s.key === 'pg' ? fmt(d.pgCpu * 1000 / d.run.messages, 2) : '0'})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
     }
   }
-  const aloneOf = (k: SideKey) => alone.filter((d) => d.side === k);
-  const aloneMedian = (k: SideKey) => {
-    const m = medianRun(aloneOf(k).map((d) => d.run));
-    return aloneOf(k).find((d) => d.run === m)!;
-  };
   /** Server CPU per message of a delivery: the nodes', and PostgreSQL's on that side. */
   const cpuPerMessage = (d: Delivery) => ({ node: d.nodeCpu * 1000 / d.run.messages, pg: (d.side === 'sqlite' ? 0 : d.pgCpu) * 1000 / d.run.messages });
-  for (const k of ['pg1', 'sqlite'] as const) {
-    const d = aloneMedian(k);
+  /** The round of median rate among one side's rounds. */
+  const medianOf = (runs: Delivery[]) => runs.find((d) => d.run === medianRun(runs.map((r) => r.run)))!;
+  /** A line of the medians table for one side's rounds of a kind. */
+  const medianLine = (label: string, runs: Delivery[]) => {
+    const d = medianOf(runs);
     const c = cpuPerMessage(d);
-    const label = `${labelOf(k)}, one node each`;
-    console.log(`${label.padEnd(40)}  ${lpad(fmt(median(aloneOf(k).map((x) => x.run.rate))), 7)}   ${`${fmt(c.node + c.pg, 2)} (${fmt(c.node, 2)} + ${k === 'pg1' ? fmt(c.pg, 2) : '0'})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
-  }
+    console.log(`${label.padEnd(40)}  ${lpad(fmt(median(runs.map((x) => x.run.rate))), 7)}   ${`${fmt(c.node + c.pg, 2)} (${fmt(c.node, 2)} + ${d.side === 'sqlite' ? '0' : fmt(c.pg, 2)})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
+  };
+  const watchedOf = (k: SideKey) => watched.filter((d) => d.side === k);
+  for (const s of sides) medianLine(`${s.label}, watched`, watchedOf(s.key));
+  const aloneOf = (k: SideKey) => alone.filter((d) => d.side === k);
+  const aloneMedian = (k: SideKey) => medianOf(aloneOf(k));
+  for (const k of ['pg1', 'sqlite'] as const) medianLine(`${labelOf(k)}, one node each`, aloneOf(k));
   const imapOf = (k: SideKey, op: 'select' | 'fetch' | 'search') => median(imapRounds.filter((r) => r.side === k).map((r) => r[op][0]));
   console.log('');
   console.log(`IMAP medians, wall ms            PostgreSQL    SQLite   PostgreSQL/SQLite`);
@@ -624,6 +665,8 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   console.log('');
   const ratio = pgRate / sqliteRate;
   const met = ratio >= 1;
+  const watchedRate = (k: SideKey) => median(watchedOf(k).map((d) => d.run.rate));
+  console.log(`ratio delivery PostgreSQL (3 nodes) / SQLite (1 node), watched by an IMAP session in IDLE (not the target's measure): ${(watchedRate('pg') / watchedRate('sqlite')).toFixed(2)}`);
   console.log(`ratio delivery PostgreSQL (3 nodes) / SQLite (1 node), spread over ${opts.senders} mailboxes (not the target's measure): ${(rate('pg', true) / rate('sqlite', true)).toFixed(2)}`);
   console.log(`ratio delivery PostgreSQL (3 nodes) / SQLite (1 node), all to one mailbox: ${ratio.toFixed(2)}  (target >= 1: ${met ? 'met' : 'NOT met'})`);
   return met;

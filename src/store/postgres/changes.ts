@@ -45,9 +45,10 @@ const channelOf = (change: StoreChange): string => (change.kind === 'mailbox' ? 
 const mailboxOf = (change: StoreChange): number | null => (change.kind === 'mailbox' ? Number(change.mailboxId) : null);
 
 /**
- * Held (shared, one per key) by a connection LISTENing on mailboxChannel;
- * rookery_mailbox_heard() tries the exclusive lock on a mailbox's key
- * (migration 9 says why this hand-over loses no notice).
+ * The advisory locks (1919905645, "room" in ASCII, with 0..15) a connection
+ * LISTENing on mailboxChannel holds shared; rookery_mailbox_heard() tries
+ * the exclusive one of a mailbox's key (migration 9 says why this hand-over
+ * loses no notice).
  */
 const listenLocks = 'FROM generate_series(0, 15) AS k';
 const takeListenLocks = `SELECT pg_advisory_lock_shared(1919905645, k) ${listenLocks}`;

@@ -414,8 +414,7 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
   };
 
   // Warm-up, then the greeting delay on the idle nodes.
-  const warmupRounds = Math.ceil(opts.warmup / warmupRoundPerNode);
-  if (warmupRounds > 0) {
+  if (opts.warmup > 0) {
     console.log(`warm-up: ${opts.warmup} messages per node to ${warmupRecipient}, ${warmupRoundPerNode} per node a round (not reported; msg/s of each round)`);
     for (const s of sides) {
       const rates: string[] = [];
@@ -592,32 +591,24 @@ export async function runStoreBench(opts: StoreBenchOptions): Promise<boolean> {
 
   // Summary.
   const of = (k: SideKey, spread = false) => deliveries.filter((d) => d.side === k && d.spread === spread);
-  const medianDelivery = (k: SideKey, spread = false) => {
-    const runs = of(k, spread).map((d) => d.run);
-    const m = medianRun(runs);
-    return of(k, spread).find((d) => d.run === m)!;
-  };
-  const rate = (k: SideKey, spread = false) => median(of(k, spread).map((d) => d.run.rate));
-  const pgRate = rate('pg');
-  const sqliteRate = rate('sqlite');
-  console.log(`medians                                    msg/s   server CPU ms/msg (node + postgres)   msgs/call`);
-  for (const spread of [false, true]) {
-    for (const s of sides) {
-      const d = medianDelivery(s.key, spread);
-      const label = `${s.label}, ${spread ? `${opts.senders} mailboxes` : 'one mailbox'}`;
-      console.log(`${label.padEnd(40)}  ${lpad(fmt(rate(s.key, spread)), 7)}   ${`${fmt((d.nodeCpu + (s.key === 'pg' ? d.pgCpu : 0)) * 1000 / d.run.messages, 2)} (${fmt(d.nodeCpu * 1000 / d.run.messages, 2)} + ${s.key === 'pg' ? fmt(d.pgCpu * 1000 / d.run.messages, 2) : '0'})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
-    }
-  }
-  /** Server CPU per message of a delivery: the nodes', and PostgreSQL's on that side. */
-  const cpuPerMessage = (d: Delivery) => ({ node: d.nodeCpu * 1000 / d.run.messages, pg: (d.side === 'sqlite' ? 0 : d.pgCpu) * 1000 / d.run.messages });
   /** The round of median rate among one side's rounds. */
   const medianOf = (runs: Delivery[]) => runs.find((d) => d.run === medianRun(runs.map((r) => r.run)))!;
+  const medianDelivery = (k: SideKey, spread = false) => medianOf(of(k, spread));
+  /** Server CPU per message of a delivery: the nodes', and PostgreSQL's on that side. */
+  const cpuPerMessage = (d: Delivery) => ({ node: d.nodeCpu * 1000 / d.run.messages, pg: (d.side === 'sqlite' ? 0 : d.pgCpu) * 1000 / d.run.messages });
   /** A line of the medians table for one side's rounds of a kind. */
   const medianLine = (label: string, runs: Delivery[]) => {
     const d = medianOf(runs);
     const c = cpuPerMessage(d);
     console.log(`${label.padEnd(40)}  ${lpad(fmt(median(runs.map((x) => x.run.rate))), 7)}   ${`${fmt(c.node + c.pg, 2)} (${fmt(c.node, 2)} + ${d.side === 'sqlite' ? '0' : fmt(c.pg, 2)})`.padEnd(36)}  ${d.calls ? fmt(d.run.messages / d.calls, 2) : '-'}`);
   };
+  const rate = (k: SideKey, spread = false) => median(of(k, spread).map((d) => d.run.rate));
+  const pgRate = rate('pg');
+  const sqliteRate = rate('sqlite');
+  console.log(`medians                                    msg/s   server CPU ms/msg (node + postgres)   msgs/call`);
+  for (const spread of [false, true]) {
+    for (const s of sides) medianLine(`${s.label}, ${spread ? `${opts.senders} mailboxes` : 'one mailbox'}`, of(s.key, spread));
+  }
   const watchedOf = (k: SideKey) => watched.filter((d) => d.side === k);
   for (const s of sides) medianLine(`${s.label}, watched`, watchedOf(s.key));
   const aloneOf = (k: SideKey) => alone.filter((d) => d.side === k);

@@ -30,7 +30,8 @@ export interface ListenerOptions {
   protocol: string;
   logger: Logger;
   implicitTls: boolean;
-  handshakeTimeoutMs: number;
+  /** How long an implicit-TLS handshake may take, read at each connection (limits change while a node runs). */
+  handshakeTimeoutMs: () => number;
   /** Refuses a connection over the per-address cap, in the protocol's words (plain text only). */
   refuseTooMany(socket: Socket): void;
   /** Starts the protocol's session on an accepted connection. */
@@ -150,7 +151,7 @@ export class ServiceListener {
       if (pausedByProxyRead) socket.resume();
       return;
     }
-    upgradeToTls(socket, ctx.tls(), { handshakeTimeoutMs: this.opts.handshakeTimeoutMs }).then(
+    upgradeToTls(socket, ctx.tls(), { handshakeTimeoutMs: this.opts.handshakeTimeoutMs() }).then(
       (secure) => {
         this.pending.delete(socket);
         if (this.closing) secure.destroy();

@@ -136,7 +136,7 @@ export function createHttpService(ctx: ServiceContext, opts: HttpServiceOptions)
     protocol,
     logger,
     implicitTls: opts.implicitTls,
-    handshakeTimeoutMs: 10_000,
+    handshakeTimeoutMs: () => 10_000,
     refuseTooMany(socket) {
       socket.end(busyReply);
     },

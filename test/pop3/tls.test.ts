@@ -80,6 +80,20 @@ test('a plain-text client on the pop3s port gets no reply and is closed', async 
   assert.equal(client.pending, '');
 });
 
+test('the handshake timeout follows the idle timeout changed on a running service (as a node updates its limits)', async () => {
+  const before = h.ctx.limits.pop3IdleTimeoutMs;
+  h.ctx.limits.pop3IdleTimeoutMs = 300;
+  try {
+    const started = Date.now();
+    const silent = await RawClient.connect(h.tlsPort);
+    await silent.closed(3000);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 250 && waited < 2500, `closed after ${waited} ms`);
+  } finally {
+    h.ctx.limits.pop3IdleTimeoutMs = before;
+  }
+});
+
 test('a client that never completes the TLS handshake is closed (pop3s and after STLS)', async () => {
   const quick = await startPop3({ users: { [ALICE]: PASSWORD }, limits: { pop3IdleTimeoutMs: 300 } });
   try {

@@ -31,7 +31,7 @@ export function createImapService(ctx: ServiceContext, opts: { implicitTls: bool
     protocol: opts.implicitTls ? 'imaps' : 'imap',
     logger: log,
     implicitTls: opts.implicitTls,
-    handshakeTimeoutMs: TLS_HANDSHAKE_TIMEOUT_MS,
+    handshakeTimeoutMs: () => TLS_HANDSHAKE_TIMEOUT_MS,
     refuseTooMany: (socket) => socket.end(encodeUntaggedStatus('BYE', 'too many connections from your address', { name: 'UNAVAILABLE' })),
     begin: ({ socket, stream, secure, client }) => {
       const connection = new Connection(stream, secure, log, client.address);

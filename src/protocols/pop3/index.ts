@@ -6,7 +6,7 @@
  */
 import { ServiceListener, SessionTracker } from '../../net/listener.js';
 import type { NetService, ServiceContext } from '../../net/service.js';
-import { Pop3Session } from './session.js';
+import { Pop3Session, tlsHandshakeTimeoutMs } from './session.js';
 import { err } from './wire.js';
 
 /** How long close() lets sessions finish their current command before cutting them. */
@@ -26,7 +26,7 @@ export function createPop3Service(ctx: ServiceContext, opts: { implicitTls: bool
     protocol: opts.implicitTls ? 'pop3s' : 'pop3',
     logger: log,
     implicitTls: opts.implicitTls,
-    handshakeTimeoutMs: Math.min(ctx.limits.pop3IdleTimeoutMs, 60_000),
+    handshakeTimeoutMs: () => tlsHandshakeTimeoutMs(ctx.limits),
     refuseTooMany: (socket) => socket.end(err('too many connections from your address', 'SYS/TEMP')),
     begin: ({ socket, stream, secure, client }) => {
       const session = new Pop3Session(stream, ctx, {

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { ServiceContext } from '../../net/service.js';
-import { limitSpecs } from '../../config/limits.js';
+import { limitSpecs, type Limits } from '../../config/limits.js';
 import { loginThrottleFor } from '../../net/login-throttle.js';
 import { metrics } from '../../metrics/index.js';
 import { LineSplitter, type LineEvent } from '../../net/line-reader.js';
@@ -31,6 +31,11 @@ export const AUTH_FAILURE_DELAY_MS = limitSpecs.loginFailureDelayMs.default;
 const MAX_QUEUED_LINES = 64;
 /** How long a closing connection may take to say goodbye before it is cut. */
 const END_GRACE_MS = 2000;
+
+/** How long a TLS handshake (pop3s, STLS) may take: the idle timeout, at most a minute; read when it starts. */
+export function tlsHandshakeTimeoutMs(limits: Limits): number {
+  return Math.min(limits.pop3IdleTimeoutMs, 60_000);
+}
 
 
 export interface SessionOptions {
@@ -238,7 +243,7 @@ export class Pop3Session {
     if (this.closed) throw new ConnectionGone();
     let secure: TLSSocket;
     try {
-      secure = await upgradeToTls(plain, this.ctx.tls(), { handshakeTimeoutMs: Math.min(this.ctx.limits.pop3IdleTimeoutMs, 60_000) });
+      secure = await upgradeToTls(plain, this.ctx.tls(), { handshakeTimeoutMs: tlsHandshakeTimeoutMs(this.ctx.limits) });
     } catch (e) {
       this.log.info({ err: e }, 'STLS handshake failed');
       throw new ConnectionGone();

@@ -154,21 +154,18 @@ export class PgChangeFeed implements ChangeFeed, TransactionFeed {
     client.on('notification', (msg) => {
       if ((msg.channel === changesChannel || msg.channel === mailboxChannel) && msg.payload) this.onNotice(msg.payload);
     });
-    let withMailboxes = false;
+    // The mailbox channel follows in a statement of its own (syncMailboxListen):
+    // its locks may wait for a sender's commit, which the rest must not.
     client.connect()
-      .then(() => {
-        withMailboxes = this.subscribers.watches('mailbox');
-        return client.query(`LISTEN ${changesChannel}${withMailboxes ? `; LISTEN ${mailboxChannel}; ${takeListenLocks}` : ''}`);
-      })
+      .then(() => client.query(`LISTEN ${changesChannel}`))
       .then(() => {
         if (lost || this.client !== client) return;
         this.reconnectMs = minReconnectMs;
         this.startPing(client, onLost);
         this.listening = true;
-        this.mailboxListened = withMailboxes;
+        this.mailboxListened = false;
         // Anything committed before LISTEN took effect was not heard.
         this.subscribers.emit([{ kind: 'resync' }]);
-        // Mailbox watchers that came or went meanwhile.
         this.syncMailboxListen();
       }, onLost);
   }

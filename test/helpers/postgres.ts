@@ -43,6 +43,8 @@ export interface TestDatabase {
   name: string;
   /** postgres://...?blobs=DIR */
   location: string;
+  /** The database's own URL, without rookery's parameters (for a bare pg.Client). */
+  connectionString: string;
   blobsDir: string;
   /** Ends every connection to the database (the nodes', the LISTEN ones); returns how many. */
   cutConnections(): Promise<number>;
@@ -59,11 +61,13 @@ export async function freshDatabase(opts: { pool?: number } = {}): Promise<TestD
   const blobsDir = join(root, 'blobs');
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  const connectionString = url.toString();
   url.searchParams.set('blobs', blobsDir);
   if (opts.pool) url.searchParams.set('pool', String(opts.pool));
   return {
     name,
     location: url.toString(),
+    connectionString,
     blobsDir,
     async cutConnections() {
       const r = await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);

@@ -24,6 +24,24 @@ import { isMailbox, record, untilListening } from './change-feed-conformance.js'
 
 const reason = await postgresUnavailable();
 
+/**
+ * A store on a fresh database with one local domain, for the tests of a
+ * describe block: opened before them, closed and its database dropped after.
+ */
+function storeOnFreshDatabase(domain: string, opts: { pool?: number } = {}): { db: TestDatabase; store: Store } {
+  const fresh = {} as { db: TestDatabase; store: Store };
+  before(async () => {
+    fresh.db = await freshDatabase(opts);
+    fresh.store = await openStore(fresh.db.location);
+    await fresh.store.directory.addDomain(domain);
+  });
+  after(async () => {
+    await fresh.store?.close();
+    await fresh.db?.drop();
+  });
+  return fresh;
+}
+
 if (reason !== null && process.env.CI === 'true') {
   test('PostgreSQL store', () => {
     assert.fail(`${reason}; CI=true requires PostgreSQL (trust auth, user postgres) for the scale-out store's tests`);
@@ -50,9 +68,7 @@ if (reason !== null && process.env.CI === 'true') {
         const db = await freshDatabase();
         try {
           const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(db.location)));
-          const direct = new URL(db.location);
-          direct.searchParams.delete('blobs');
-          const client = new pg.Client({ connectionString: direct.toString() });
+          const client = new pg.Client({ connectionString: db.connectionString });
           await client.connect();
           const versions = await client.query('SELECT version FROM schema_migrations ORDER BY version')
             .then((r) => r.rows.map((row: { version: number }) => row.version))
@@ -118,31 +134,22 @@ if (reason !== null && process.env.CI === 'true') {
       const storeWorker = fileURLToPath(new URL('./fixtures/store-worker.js', import.meta.url));
       const address = 'shared@example.test';
       const perWorker = 60;
-      let db: TestDatabase;
-      let store: Store;
-
+      const fresh = storeOnFreshDatabase('example.test', { pool: 4 });
       before(async () => {
-        db = await freshDatabase({ pool: 4 });
-        store = await openStore(db.location);
-        await store.directory.addDomain('example.test');
-        await store.directory.addUser({ address, password: 'x' });
-      });
-      after(async () => {
-        await store?.close();
-        await db?.drop();
+        await fresh.store.directory.addUser({ address, password: 'x' });
       });
 
       async function inbox() {
-        const user = (await store.directory.getUser(address))!;
-        return { user, inbox: (await store.mail.getMailbox(user.id, 'INBOX'))! };
+        const user = (await fresh.store.directory.getUser(address))!;
+        return { user, inbox: (await fresh.store.mail.getMailbox(user.id, 'INBOX'))! };
       }
 
       test('delivering at once: unique ascending UIDs, one modseq each, quota equal to the sum of sizes', async () => {
         const results = await Promise.all(['a', 'b', 'c'].map((tag) =>
-          run(process.execPath, [deliverWorker, db.location, String(perWorker), address, tag], { timeoutMs: 90000 })));
+          run(process.execPath, [deliverWorker, fresh.db.location, String(perWorker), address, tag], { timeoutMs: 90000 })));
         for (const r of results) assert.equal(r.code, 0, r.stderr);
         const { user, inbox: box } = await inbox();
-        const messages = await store.mail.listMessages(box.id);
+        const messages = await fresh.store.mail.listMessages(box.id);
         assert.equal(messages.length, 3 * perWorker);
         assert.deepEqual(messages.map((m) => m.uid), Array.from({ length: 3 * perWorker }, (_, i) => i + 1));
         assert.equal(new Set(messages.map((m) => m.modSeq)).size, messages.length, 'every change has its own modseq');
@@ -155,58 +162,48 @@ if (reason !== null && process.env.CI === 'true') {
         const { inbox: box } = await inbox();
         const before = box.highestModSeq;
         const results = await Promise.all(['a', 'b', 'c'].map((tag) =>
-          run(process.execPath, [storeWorker, db.location, address, 'flags', tag, '3'], { timeoutMs: 120000 })));
+          run(process.execPath, [storeWorker, fresh.db.location, address, 'flags', tag, '3'], { timeoutMs: 120000 })));
         for (const r of results) assert.equal(r.code, 0, r.stderr);
-        const messages = await store.mail.listMessages(box.id);
+        const messages = await fresh.store.mail.listMessages(box.id);
         for (const m of messages) {
           assert.deepEqual([...m.flags].sort(), ['$a', '$b', '$c', '\\Seen'], `UID ${m.uid} has ${m.flags.join(' ')}`);
         }
-        const after = (await store.mail.getMailbox(box.userId, 'INBOX'))!;
+        const after = (await fresh.store.mail.getMailbox(box.userId, 'INBOX'))!;
         assert.ok(after.highestModSeq > before);
         assert.equal(after.highestModSeq, Math.max(...messages.map((m) => m.modSeq)), 'the mailbox modseq is the newest change');
-        const changes = await store.mail.changesSince(box.id, before);
+        const changes = await fresh.store.mail.changesSince(box.id, before);
         assert.equal(changes.changed.length, messages.length);
       });
 
       test('moving at once: every message arrives once, tombstones for all, quota unchanged', async () => {
         const { user, inbox: box } = await inbox();
-        const archive = await store.mail.createMailbox(user.id, 'Archive');
-        const mark = (await store.mail.getMailbox(user.id, 'INBOX'))!.highestModSeq;
-        const sources = await store.mail.listMessages(box.id);
+        const archive = await fresh.store.mail.createMailbox(user.id, 'Archive');
+        const mark = (await fresh.store.mail.getMailbox(user.id, 'INBOX'))!.highestModSeq;
+        const sources = await fresh.store.mail.listMessages(box.id);
         const results = await Promise.all([0, 1, 2].map((rest) =>
-          run(process.execPath, [storeWorker, db.location, address, 'move', `w${rest}`, '3', String(rest)], { timeoutMs: 120000 })));
+          run(process.execPath, [storeWorker, fresh.db.location, address, 'move', `w${rest}`, '3', String(rest)], { timeoutMs: 120000 })));
         for (const r of results) assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(await store.mail.listMessages(box.id), []);
-        const moved = await store.mail.listMessages(archive.id);
+        assert.deepEqual(await fresh.store.mail.listMessages(box.id), []);
+        const moved = await fresh.store.mail.listMessages(archive.id);
         assert.deepEqual(moved.map((m) => m.uid), Array.from({ length: sources.length }, (_, i) => i + 1), 'destination UIDs are unique and dense');
         assert.deepEqual(moved.map((m) => m.blobId).sort(), sources.map((m) => m.blobId).sort());
-        const changes = await store.mail.changesSince(box.id, mark);
+        const changes = await fresh.store.mail.changesSince(box.id, mark);
         assert.deepEqual(changes.expunged, sources.map((m) => m.uid));
-        assert.equal((await store.directory.getUser(address))!.usedBytes, user.usedBytes, 'a move costs no quota');
-        assert.equal((await store.mail.mailboxStatus(archive.id)).sizeBytes, user.usedBytes);
+        assert.equal((await fresh.store.directory.getUser(address))!.usedBytes, user.usedBytes, 'a move costs no quota');
+        assert.equal((await fresh.store.mail.mailboxStatus(archive.id)).sizeBytes, user.usedBytes);
       });
     });
 
     describe('deliveries to one user at once, from one process', () => {
-      let db: TestDatabase;
-      let store: Store;
-      before(async () => {
-        db = await freshDatabase();
-        store = await openStore(db.location);
-        await store.directory.addDomain('batch.test');
-      });
-      after(async () => {
-        await store?.close();
-        await db?.drop();
-      });
+      const fresh = storeOnFreshDatabase('batch.test');
 
       test('they share calls, yet each is all or nothing: a refused one (over quota, no such mailbox) leaves the others stored', async () => {
-        const user = await store.directory.addUser({ address: 'busy@batch.test', password: 'x', quotaBytes: 64 * 1024 });
-        const other = await store.directory.addUser({ address: 'other@batch.test', password: 'x' });
-        const blobs = await Promise.all(Array.from({ length: 40 }, (_, i) => store.blobs.put(Buffer.from(`Subject: ${i}\r\n\r\n${'x'.repeat(100)}\r\n`))));
-        const big = await store.blobs.put(Buffer.alloc(1 << 20, 'y'));
+        const user = await fresh.store.directory.addUser({ address: 'busy@batch.test', password: 'x', quotaBytes: 64 * 1024 });
+        const other = await fresh.store.directory.addUser({ address: 'other@batch.test', password: 'x' });
+        const blobs = await Promise.all(Array.from({ length: 40 }, (_, i) => fresh.store.blobs.put(Buffer.from(`Subject: ${i}\r\n\r\n${'x'.repeat(100)}\r\n`))));
+        const big = await fresh.store.blobs.put(Buffer.alloc(1 << 20, 'y'));
         const deliver = (blob: { id: typeof big.id; size: number }, userIds: number[], mailboxName?: string, onOverQuota: 'fail' | 'skip' = 'fail') =>
-          store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: userIds.map((id) => ({ userId: id as typeof user.id, mailboxName })), onOverQuota });
+          fresh.store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: userIds.map((id) => ({ userId: id as typeof user.id, mailboxName })), onOverQuota });
         const outcomes = await Promise.allSettled([
           ...blobs.slice(0, 20).map((b) => deliver(b, [user.id])),
           deliver(big, [user.id]),
@@ -219,21 +216,19 @@ if (reason !== null && process.env.CI === 'true') {
         assert.deepEqual(refused, [[20, 'over-quota'], [21, 'not-found']]);
         const skipped = outcomes[22] as PromiseFulfilledResult<{ stored: unknown[]; overQuota: number[] }>;
         assert.deepEqual(skipped.value, { stored: [], overQuota: [user.id, user.id] });
-        const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
-        const held = await store.mail.listMessages(inbox.id);
+        const inbox = (await fresh.store.mail.getMailbox(user.id, 'INBOX'))!;
+        const held = await fresh.store.mail.listMessages(inbox.id);
         assert.equal(held.length, 40, 'every delivery that was not refused, once');
         assert.deepEqual(held.map((m) => m.uid), Array.from({ length: 40 }, (_, i) => i + 1), 'UIDs unique and dense');
         assert.deepEqual(held.map((m) => m.modSeq), [...held.map((m) => m.modSeq)].sort((a, b) => a - b), 'modseqs ascend with UIDs');
         const reported = outcomes.flatMap((o) => (o.status === 'fulfilled' ? (o.value.stored as { mailboxId: number; uid: number }[]) : []))
           .filter((r) => r.mailboxId === inbox.id).map((r) => r.uid).sort((a, b) => a - b);
         assert.deepEqual(reported, held.map((m) => m.uid), 'each delivery was told the UID it got');
-        assert.equal((await store.directory.getUser('busy@batch.test'))!.usedBytes, held.reduce((n, m) => n + m.size, 0));
-        const otherInbox = (await store.mail.getMailbox(other.id, 'INBOX'))!;
-        assert.equal((await store.mail.listMessages(otherInbox.id)).length, 1);
+        assert.equal((await fresh.store.directory.getUser('busy@batch.test'))!.usedBytes, held.reduce((n, m) => n + m.size, 0));
+        const otherInbox = (await fresh.store.mail.getMailbox(other.id, 'INBOX'))!;
+        assert.equal((await fresh.store.mail.listMessages(otherInbox.id)).length, 1);
         // Fewer calls than deliveries: the ones that queued went together.
-        const direct = new URL(db.location);
-        direct.searchParams.delete('blobs');
-        const client = new pg.Client({ connectionString: direct.toString() });
+        const client = new pg.Client({ connectionString: fresh.db.connectionString });
         await client.connect();
         const calls = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_receipts').finally(() => client.end());
         assert.ok(calls.rows[0]!.n < outcomes.length - 1, `${calls.rows[0]!.n} calls for ${outcomes.length} deliveries`);
@@ -241,23 +236,11 @@ if (reason !== null && process.env.CI === 'true') {
     });
 
     describe('mailbox notices only while some process listens for them (migration 9)', () => {
-      let db: TestDatabase;
-      let store: Store;
-      before(async () => {
-        db = await freshDatabase();
-        store = await openStore(db.location);
-        await store.directory.addDomain('heard.test');
-      });
-      after(async () => {
-        await store?.close();
-        await db?.drop();
-      });
+      const fresh = storeOnFreshDatabase('heard.test');
 
       /** A bare connection LISTENing on both channels without the listeners' locks: it sees what is sent, and tells nobody it listens. */
       async function spy() {
-        const direct = new URL(db.location);
-        direct.searchParams.delete('blobs');
-        const client = new pg.Client({ connectionString: direct.toString() });
+        const client = new pg.Client({ connectionString: fresh.db.connectionString });
         const heard: { channel: string; payload: string }[] = [];
         client.on('notification', (n) => heard.push({ channel: n.channel, payload: n.payload ?? '' }));
         await client.connect();
@@ -267,16 +250,16 @@ if (reason !== null && process.env.CI === 'true') {
       const mailboxNotices = (heard: { channel: string; payload: string }[]) => heard.filter((n) => n.channel === 'rookery_mailboxes');
 
       test('with nobody watching mailboxes none is sent; while another Store object watches, deliveries and flag changes are', async () => {
-        const user = await store.directory.addUser({ address: 'quiet@heard.test', password: 'x' });
-        const inbox = (await store.mail.getMailbox(user.id, 'INBOX'))!;
-        const blob = await store.blobs.put(Buffer.from('Subject: heard\r\n\r\n'));
-        const deliver = () => store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: user.id }], onOverQuota: 'fail' });
-        const watcher = await openStore(db.location);
+        const user = await fresh.store.directory.addUser({ address: 'quiet@heard.test', password: 'x' });
+        const inbox = (await fresh.store.mail.getMailbox(user.id, 'INBOX'))!;
+        const blob = await fresh.store.blobs.put(Buffer.from('Subject: heard\r\n\r\n'));
+        const deliver = () => fresh.store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: user.id }], onOverQuota: 'fail' });
+        const watcher = await openStore(fresh.db.location);
         const wire = await spy();
         try {
           await deliver();
-          await store.mail.updateFlags(inbox.id, [1 as Uid], { operation: 'add', flags: ['\\Flagged'] });
-          await store.settings.set('heard.test', 'x');
+          await fresh.store.mail.updateFlags(inbox.id, [1 as Uid], { operation: 'add', flags: ['\\Flagged'] });
+          await fresh.store.settings.set('heard.test', 'x');
           await new Promise((r) => setTimeout(r, 300));
           assert.deepEqual(mailboxNotices(wire.heard), [], 'nobody watches: no mailbox notice');
           assert.ok(wire.heard.some((n) => n.channel === 'rookery_changes'), 'other changes are sent as before');
@@ -284,7 +267,7 @@ if (reason !== null && process.env.CI === 'true') {
           const watching = record(watcher, ['mailbox']);
           await watching.waitFor((c) => c.kind === 'resync', 3000, 'the resync once the feed listens for mailboxes');
           await deliver();
-          await store.mail.updateFlags(inbox.id, [2 as Uid], { operation: 'add', flags: ['\\Seen'] });
+          await fresh.store.mail.updateFlags(inbox.id, [2 as Uid], { operation: 'add', flags: ['\\Seen'] });
           await watching.waitFor(isMailbox(inbox.id), 1000, 'the delivery');
           await new Promise((r) => setTimeout(r, 200));
           assert.equal(mailboxNotices(wire.heard).length, 2, 'a notice each for the delivery and the flag change');
@@ -308,15 +291,15 @@ if (reason !== null && process.env.CI === 'true') {
 
       test('a process that starts watching while deliveries are under way misses none: its resync read or a notice covers each', async () => {
         const boxes = 24;
-        const users = await Promise.all(Array.from({ length: boxes }, (_, i) => store.directory.addUser({ address: `race${i}@heard.test`, password: 'x' })));
-        const inboxes = await Promise.all(users.map(async (u) => (await store.mail.getMailbox(u.id, 'INBOX'))!));
-        const blob = await store.blobs.put(Buffer.from('Subject: race\r\n\r\n'));
-        const watcher = await openStore(db.location);
+        const users = await Promise.all(Array.from({ length: boxes }, (_, i) => fresh.store.directory.addUser({ address: `race${i}@heard.test`, password: 'x' })));
+        const inboxes = await Promise.all(users.map(async (u) => (await fresh.store.mail.getMailbox(u.id, 'INBOX'))!));
+        const blob = await fresh.store.blobs.put(Buffer.from('Subject: race\r\n\r\n'));
+        const watcher = await openStore(fresh.db.location);
         // Always subscribed to something, as a node is: the LISTEN connection stays, and the
         // mailbox channel is switched on and off on it.
         const steady = record(watcher, ['queue']);
         try {
-          await untilListening(store, steady);
+          await untilListening(fresh.store, steady);
           for (let cycle = 0; cycle < 8; cycle++) {
             // What the watcher knows: each mailbox's count from the latest read it started.
             const known = new Map<number, { started: number; messages: number }>();
@@ -328,12 +311,11 @@ if (reason !== null && process.env.CI === 'true') {
               });
             };
             let resynced = false;
-            const deliveries = inboxes.map((box, i) => new Promise<void>((resolve, reject) => {
+            const deliveries = users.map((user) => new Promise<void>((resolve, reject) => {
               setTimeout(() => {
-                store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: users[i]!.id }], onOverQuota: 'fail' })
+                fresh.store.mail.deliver({ blobId: blob.id, size: blob.size, internalDate: new Date(), targets: [{ userId: user.id }], onOverQuota: 'fail' })
                   .then(() => resolve(), reject);
               }, Math.random() * 60);
-              void box;
             }));
             await new Promise((r) => setTimeout(r, Math.random() * 40));
             const stop = watcher.changes.subscribe(['mailbox'], (change) => {
@@ -347,7 +329,7 @@ if (reason !== null && process.env.CI === 'true') {
             while (!resynced && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
             assert.ok(resynced, 'the watcher got its resync');
             await new Promise((r) => setTimeout(r, 400));
-            const actual = await Promise.all(inboxes.map((box) => store.mail.mailboxStatus(box.id)));
+            const actual = await Promise.all(inboxes.map((box) => fresh.store.mail.mailboxStatus(box.id)));
             const stale = inboxes.flatMap((box, i) => (known.get(box.id)?.messages === actual[i]!.messages ? [] : [`${box.id}: knows ${known.get(box.id)?.messages}, holds ${actual[i]!.messages}`]));
             assert.deepEqual(stale, [], `cycle ${cycle}: the watcher missed deliveries`);
             stop();

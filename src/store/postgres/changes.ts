@@ -50,9 +50,9 @@ const mailboxOf = (change: StoreChange): number | null => (change.kind === 'mail
  * the exclusive one of a mailbox's key (migration 9 says why this hand-over
  * loses no notice).
  */
-const listenLocks = 'FROM generate_series(0, 15) AS k';
-const takeListenLocks = `SELECT pg_advisory_lock_shared(1919905645, k) ${listenLocks}`;
-const dropListenLocks = `SELECT pg_advisory_unlock_shared(1919905645, k) ${listenLocks}`;
+const listenLockKeys = 'FROM generate_series(0, 15) AS k';
+const takeListenLocks = `SELECT pg_advisory_lock_shared(1919905645, k) ${listenLockKeys}`;
+const dropListenLocks = `SELECT pg_advisory_unlock_shared(1919905645, k) ${listenLockKeys}`;
 
 const minReconnectMs = 50;
 const maxReconnectMs = 2000;
